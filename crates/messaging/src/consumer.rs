@@ -1,0 +1,355 @@
+//! The idempotent consumer runner. One durable pull consumer per (service, subject); each event
+//! is applied in one Postgres transaction that also records its id in `oc_inbox`, so an event
+//! delivered twice (redelivery, a relay that published again, a replay) has its effect once.
+//!
+//! The runner owns ack, retry and dead-lettering: a handler returns [`HandlerError::Transient`]
+//! to be retried with growing delays, [`HandlerError::Permanent`] (or keeps failing past
+//! `max_deliveries`) to have the event moved to the dead-letter stream, after which the consumer
+//! goes on with the next event. Undecodable messages are dead-lettered at once.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use contracts::Event;
+use futures::StreamExt as _;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::dlq;
+use crate::envelope::Envelope;
+use crate::failpoint::{self, FailPoints};
+use crate::metrics::{ConsumedLabels, MessagingMetrics, SubjectLabels};
+use crate::outbox::Outbox;
+use runtime::Subjects;
+use runtime::config::{MessagingSettings, StreamSettings};
+
+/// Why a handler could not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying: a lost connection, a lock timeout, a dependency not yet there.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying cannot help: the event is invalid for this service.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl HandlerError {
+    pub fn transient(err: impl std::fmt::Display) -> Self {
+        Self::Transient(err.to_string())
+    }
+
+    pub fn permanent(err: impl std::fmt::Display) -> Self {
+        Self::Permanent(err.to_string())
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Transient(format!("database: {err}"))
+    }
+}
+
+/// Applies one kind of event inside the runner's transaction.
+pub trait Handler<E: Event>: Send + Sync + 'static {
+    fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &Envelope<E>,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error(transparent)]
+    Stream(#[from] runtime::nats::NatsError),
+    #[error("cannot create consumer {name}: {source}")]
+    Create {
+        name: String,
+        #[source]
+        source: async_nats::Error,
+    },
+}
+
+enum Applied {
+    Fresh,
+    Duplicate,
+}
+
+/// A running subscription of one service to one event type.
+pub struct Consumer<E, H> {
+    name: String,
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    subjects: Subjects,
+    consumer: jetstream::consumer::PullConsumer,
+    settings: MessagingSettings,
+    handler: Arc<H>,
+    outbox: Option<Outbox>,
+    metrics: MessagingMetrics,
+    failpoints: FailPoints,
+    _event: PhantomData<fn() -> E>,
+}
+
+/// The durable name of `service`'s consumer of `subject`: `payments__orders_order_placed`.
+pub fn durable_name(service: &str, relative_subject: &str) -> String {
+    format!("{service}__{}", relative_subject.replace(['.', '*', '>'], "_"))
+}
+
+impl<E: Event, H: Handler<E>> Consumer<E, H> {
+    /// Provisions (idempotently) the producer's stream, the dead-letter stream and the durable
+    /// consumer, so a misconfiguration fails at start-up rather than at the first event.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn provision(
+        service: &str,
+        handler: H,
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        subjects: Subjects,
+        streams: &StreamSettings,
+        settings: MessagingSettings,
+    ) -> Result<Self, ConsumerError> {
+        let producer = Subjects::producer_of(E::SUBJECT);
+        let stream = runtime::nats::ensure_stream(&jetstream, &subjects, producer, streams).await?;
+        runtime::nats::ensure_stream(&jetstream, &subjects, "dlq", streams).await?;
+        let name = durable_name(service, E::SUBJECT);
+        let consumer = stream
+            .get_or_create_consumer(
+                &name,
+                pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: subjects.absolute(E::SUBJECT),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: settings.ack_wait,
+                    // Unlimited: the runner counts deliveries and dead-letters itself, so an
+                    // event is never silently dropped by the server.
+                    max_deliver: -1,
+                    max_ack_pending: 1024,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|source| ConsumerError::Create {
+                name: name.clone(),
+                source: source.into(),
+            })?;
+        Ok(Self {
+            name,
+            pool,
+            jetstream,
+            subjects,
+            consumer,
+            settings,
+            handler: Arc::new(handler),
+            outbox: None,
+            metrics: MessagingMetrics::default(),
+            failpoints: FailPoints::new(),
+            _event: PhantomData,
+        })
+    }
+
+    /// Wakes this outbox's relay after each commit (handlers that publish follow-up events).
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: MessagingMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn with_failpoints(mut self, failpoints: FailPoints) -> Self {
+        self.failpoints = failpoints;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Pulls and applies events until `token` is cancelled; reconnects after stream errors.
+    pub async fn run(self, token: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        while !token.is_cancelled() {
+            let messages = self
+                .consumer
+                .stream()
+                .max_messages_per_batch(64)
+                .expires(Duration::from_secs(5))
+                .heartbeat(Duration::from_secs(2))
+                .messages()
+                .await;
+            let mut messages = match messages {
+                Ok(messages) => messages,
+                Err(err) => {
+                    tracing::warn!(consumer = %self.name, error = %err, "cannot pull; retrying");
+                    tokio::select! {
+                        () = token.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    () = token.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                match next {
+                    Some(Ok(message)) => {
+                        backoff = Duration::from_millis(200);
+                        if !self.process(message).await {
+                            // A fail point stopped this consumer as if it had crashed.
+                            return;
+                        }
+                    }
+                    Some(Err(err)) => {
+                        tracing::debug!(consumer = %self.name, error = %err, "pull error");
+                        tokio::select! {
+                            () = token.cancelled() => return,
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Handles one message; false when a fail point says to stop as if crashed.
+    async fn process(&self, message: jetstream::Message) -> bool {
+        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        let envelope = match Envelope::<E>::decode(&self.subjects, &message) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                self.dead_letter(&message, delivered, &format!("undecodable: {err}"))
+                    .await;
+                return true;
+            }
+        };
+        let span = tracing::info_span!(
+            "consume",
+            otel.kind = "consumer",
+            consumer = %self.name,
+            event_id = %envelope.id,
+            aggregate_id = %envelope.aggregate_id,
+        );
+        runtime::telemetry::set_parent(&span, envelope.traceparent.as_deref());
+
+        let applied = self.apply(&envelope).instrument(span.clone()).await;
+        let _entered = span.enter();
+        match applied {
+            Ok(applied) => {
+                if self.failpoints.hit(failpoint::AFTER_EFFECT_BEFORE_ACK) {
+                    return false;
+                }
+                let outcome = match applied {
+                    Applied::Fresh => "applied",
+                    Applied::Duplicate => "duplicate",
+                };
+                self.count(outcome);
+                if let Err(err) = message.double_ack().await {
+                    // The effect is committed; a redelivery will be recognised by the inbox.
+                    tracing::debug!(error = %err, "ack not confirmed");
+                }
+            }
+            Err(HandlerError::Transient(reason)) if delivered < self.settings.max_deliveries => {
+                let delay = self.retry_delay(delivered);
+                tracing::warn!(%reason, delivered, retry_in = ?delay, "event failed; will retry");
+                self.count("retried");
+                let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+            }
+            Err(err) => {
+                let reason = format!("after {delivered} deliveries: {err}");
+                self.dead_letter(&message, delivered, &reason).await;
+            }
+        }
+        true
+    }
+
+    async fn apply(&self, envelope: &Envelope<E>) -> Result<Applied, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO oc_inbox (consumer, event_id, subject) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.name)
+        .bind(envelope.id)
+        .bind(&envelope.subject)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(Applied::Duplicate);
+        }
+        self.handler.handle(&mut tx, envelope).await?;
+        tx.commit().await?;
+        if let Some(outbox) = &self.outbox {
+            outbox.wake();
+        }
+        Ok(Applied::Fresh)
+    }
+
+    fn retry_delay(&self, delivered: i64) -> Duration {
+        let exponent = u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX).min(16);
+        self.settings
+            .retry_backoff
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.settings.retry_backoff_max)
+    }
+
+    async fn dead_letter(&self, message: &jetstream::Message, delivered: i64, reason: &str) {
+        let relative = self
+            .subjects
+            .relative(message.subject.as_str())
+            .unwrap_or(E::SUBJECT)
+            .to_owned();
+        match dlq::publish(
+            &self.jetstream,
+            &self.subjects,
+            &self.name,
+            &relative,
+            message,
+            delivered,
+            reason,
+        )
+        .await
+        {
+            Ok(()) => {
+                tracing::error!(consumer = %self.name, %reason, "event dead-lettered");
+                self.count("dead_lettered");
+                self.metrics
+                    .dead_lettered
+                    .get_or_create(&SubjectLabels { subject: relative })
+                    .inc();
+                let _ = message.ack_with(AckKind::Term).await;
+            }
+            Err(err) => {
+                // Keep the event: without a dead-letter copy it must stay in the stream.
+                tracing::warn!(error = %err, "cannot dead-letter; will retry the event");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(self.settings.retry_backoff_max)))
+                    .await;
+            }
+        }
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.metrics
+            .consumed
+            .get_or_create(&ConsumedLabels {
+                consumer: self.name.clone(),
+                outcome,
+            })
+            .inc();
+    }
+}

@@ -1,0 +1,313 @@
+//! The transactional outbox: [`Outbox::append`] writes an event in the caller's transaction, so
+//! it exists exactly when the state change that caused it committed; the [`Relay`] publishes
+//! committed rows to JetStream and marks them sent after the publish ack.
+//!
+//! The relay claims a batch in a short transaction (a lease in `claimed_until`, taken with
+//! `FOR UPDATE SKIP LOCKED` so several replicas share the work), publishes the whole batch with
+//! every publish in flight at once, awaits the acks, then marks the acknowledged rows. A relay
+//! that dies after publishing leaves its rows to be published again when the lease runs out;
+//! the repeat carries the same `Nats-Msg-Id`, and consumers' inboxes make it harmless even when
+//! JetStream's duplicate window has passed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use chrono::{DateTime, Utc};
+use contracts::Event;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::envelope::Outgoing;
+use crate::failpoint::{self, FailPoints};
+use crate::metrics::{MessagingMetrics, SubjectLabels};
+use runtime::config::MessagingSettings;
+use runtime::{Clock, Subjects};
+
+/// Cheap to clone; shared by the service's handlers and its relay.
+#[derive(Clone)]
+pub struct Outbox {
+    clock: Clock,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Writes `event` in the caller's transaction; returns the event id.
+    pub async fn append<E: Event>(
+        &self,
+        conn: &mut PgConnection,
+        event: &E,
+    ) -> Result<Uuid, sqlx::Error> {
+        let outgoing = Outgoing::new(event, self.clock.now());
+        insert(conn, &outgoing).await?;
+        Ok(outgoing.id)
+    }
+
+    /// Commits `tx` and wakes the relay so the events leave without waiting for its poll.
+    pub async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.wake();
+        Ok(())
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+async fn insert(conn: &mut PgConnection, event: &Outgoing) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO oc_outbox (id, subject, ce_type, aggregate_id, payload, traceparent, occurred_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.id)
+    .bind(&event.subject)
+    .bind(&event.ce_type)
+    .bind(&event.aggregate_id)
+    .bind(&event.payload)
+    .bind(&event.traceparent)
+    .bind(event.occurred_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    id: Uuid,
+    subject: String,
+    ce_type: String,
+    aggregate_id: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+    occurred_at: DateTime<Utc>,
+}
+
+impl From<Row> for Outgoing {
+    fn from(row: Row) -> Self {
+        Self {
+            id: row.id,
+            subject: row.subject,
+            ce_type: row.ce_type,
+            aggregate_id: row.aggregate_id,
+            payload: row.payload,
+            traceparent: row.traceparent,
+            occurred_at: row.occurred_at,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("outbox query failed: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{failed} of {total} publishes were not acknowledged")]
+    Unacknowledged { failed: usize, total: usize },
+    #[error("stopped at fail point {0}")]
+    Crashed(&'static str),
+}
+
+/// Publishes committed outbox rows of one service.
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    subjects: Subjects,
+    /// `ce-source`: `ordercycle/<service>`.
+    source: String,
+    settings: MessagingSettings,
+    wake: Arc<Notify>,
+    metrics: MessagingMetrics,
+    failpoints: FailPoints,
+}
+
+impl Relay {
+    pub fn new(
+        outbox: &Outbox,
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        subjects: Subjects,
+        service: &str,
+        settings: MessagingSettings,
+    ) -> Self {
+        Self {
+            pool,
+            jetstream,
+            subjects,
+            source: format!("ordercycle/{service}"),
+            settings,
+            wake: outbox.wake.clone(),
+            metrics: MessagingMetrics::default(),
+            failpoints: FailPoints::new(),
+        }
+    }
+
+    pub fn with_metrics(mut self, metrics: MessagingMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn with_failpoints(mut self, failpoints: FailPoints) -> Self {
+        self.failpoints = failpoints;
+        self
+    }
+
+    /// Publishes until `token` is cancelled (or a fail point stops it).
+    pub async fn run(self, token: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        let mut last_gauge = std::time::Instant::now() - Duration::from_secs(60);
+        loop {
+            if token.is_cancelled() {
+                return;
+            }
+            if last_gauge.elapsed() >= Duration::from_secs(5) {
+                self.update_backlog_gauges().await;
+                last_gauge = std::time::Instant::now();
+            }
+            match self.round().await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        () = token.cancelled() => return,
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(self.settings.relay_poll) => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(RoundError::Crashed(point)) => {
+                    tracing::warn!(failpoint = point, "relay stopped at a fail point");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, retry_in = ?backoff, "outbox relay round failed");
+                    tokio::select! {
+                        () = token.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// One claim → publish → mark cycle; returns how many rows were published.
+    async fn round(&self) -> Result<usize, RoundError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "UPDATE oc_outbox SET claimed_until = now() + $2, attempts = attempts + 1
+             WHERE id IN (
+                 SELECT id FROM oc_outbox
+                 WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                 ORDER BY seq
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING seq, id, subject, ce_type, aggregate_id, payload, traceparent, occurred_at",
+        )
+        .bind(self.settings.relay_batch)
+        .bind(self.settings.relay_lease)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        if self.failpoints.hit(failpoint::AFTER_COMMIT_BEFORE_PUBLISH) {
+            return Err(RoundError::Crashed(failpoint::AFTER_COMMIT_BEFORE_PUBLISH));
+        }
+        let mut rows = rows;
+        // RETURNING does not keep the subquery's order.
+        rows.sort_by_key(|row| row.seq);
+        let events: Vec<Outgoing> = rows.into_iter().map(Outgoing::from).collect();
+        let total = events.len();
+
+        // Send every publish before awaiting any ack: the acks pipeline on one connection.
+        let mut pending = Vec::with_capacity(total);
+        for event in &events {
+            let subject = self.subjects.absolute(&event.subject);
+            let sent = self
+                .jetstream
+                .publish_with_headers(subject, event.headers(&self.source), event.payload.clone().into())
+                .await;
+            pending.push((event, sent));
+        }
+        let mut published = Vec::with_capacity(total);
+        let mut failed = Vec::new();
+        let acks = futures::future::join_all(pending.into_iter().map(|(event, sent)| async move {
+            let acked = match sent {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            (event, acked)
+        }))
+        .await;
+        for (event, acked) in acks {
+            match acked {
+                Ok(()) => {
+                    self.metrics
+                        .published
+                        .get_or_create(&SubjectLabels {
+                            subject: event.subject.clone(),
+                        })
+                        .inc();
+                    published.push(event.id);
+                }
+                Err(err) => {
+                    tracing::debug!(event_id = %event.id, error = %err, "publish not acknowledged");
+                    self.metrics.publish_failures.inc();
+                    failed.push(event.id);
+                }
+            }
+        }
+        if self.failpoints.hit(failpoint::AFTER_PUBLISH_BEFORE_MARK) {
+            return Err(RoundError::Crashed(failpoint::AFTER_PUBLISH_BEFORE_MARK));
+        }
+        if !published.is_empty() {
+            sqlx::query(
+                "UPDATE oc_outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1)",
+            )
+            .bind(&published)
+            .execute(&self.pool)
+            .await?;
+        }
+        if !failed.is_empty() {
+            // Release at once; the relay's own backoff paces the retry.
+            sqlx::query("UPDATE oc_outbox SET claimed_until = NULL WHERE id = ANY($1)")
+                .bind(&failed)
+                .execute(&self.pool)
+                .await?;
+            return Err(RoundError::Unacknowledged {
+                failed: failed.len(),
+                total,
+            });
+        }
+        Ok(published.len())
+    }
+
+    async fn update_backlog_gauges(&self) {
+        let stats: Result<(i64, Option<f64>), _> = sqlx::query_as(
+            "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8
+             FROM oc_outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await;
+        if let Ok((count, oldest)) = stats {
+            self.metrics.outbox_backlog.set(count);
+            self.metrics
+                .outbox_oldest_seconds
+                .set(oldest.unwrap_or(0.0) as i64);
+        }
+        // Published rows are kept a day for inspection, then pruned.
+        let _ = sqlx::query(
+            "DELETE FROM oc_outbox WHERE published_at < now() - interval '1 day'",
+        )
+        .execute(&self.pool)
+        .await;
+    }
+}

@@ -1,0 +1,244 @@
+//! gRPC plumbing shared by every service: field-level validation errors, the internal-error
+//! mapping that never leaks SQL or stack text, and the layers every server gets (per-call span
+//! joined to the caller's trace, caller authentication, per-method metrics).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt as _};
+
+/// Collects every invalid field of a request, so the caller learns all of them at once.
+#[derive(Debug, Default, Clone)]
+pub struct FieldViolations {
+    violations: Vec<FieldViolation>,
+}
+
+impl FieldViolations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.violations.push(FieldViolation::new(field, description));
+    }
+
+    /// Records a violation when `ok` is false.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, description: impl Into<String>) {
+        if !ok {
+            self.add(field, description);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.violations.len()
+    }
+
+    /// Violations of a nested message, with `prefix.` before each field path.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: FieldViolations) {
+        for v in other.violations {
+            self.add(format!("{prefix}.{}", v.field), v.description);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+    }
+
+    /// `Ok(())` when nothing was recorded, else the INVALID_ARGUMENT status.
+    pub fn into_result(self) -> Result<(), Status> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_status())
+        }
+    }
+
+    /// INVALID_ARGUMENT with a `google.rpc.BadRequest` listing every violation.
+    pub fn into_status(self) -> Status {
+        let summary = self
+            .violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Status::with_error_details(
+            Code::InvalidArgument,
+            format!("invalid request: {summary}"),
+            ErrorDetails::with_bad_request(self.violations),
+        )
+    }
+}
+
+/// A short INTERNAL status for the caller; the full error chain goes to the log only.
+pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Status {
+    let mut chain = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "{context}");
+    Status::internal(format!("{context}; the error was logged"))
+}
+
+/// Span for one RPC, a child of the caller's trace when it sent `traceparent`.
+pub fn rpc_span(request: &http::Request<()>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "rpc",
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.method = %request.uri().path(),
+    );
+    crate::telemetry::set_parent(
+        &span,
+        request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    );
+    span
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodCodeLabels {
+    method: String,
+    code: String,
+}
+
+/// `oc_rpc_requests_total{method,code}` and `oc_rpc_duration_seconds{method}`.
+#[derive(Clone)]
+pub struct RpcMetrics {
+    requests: Family<MethodCodeLabels, Counter>,
+    duration: Family<MethodLabels, Histogram>,
+}
+
+impl RpcMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let requests = Family::<MethodCodeLabels, Counter>::default();
+        let duration = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+        });
+        registry.register(
+            "oc_rpc_requests",
+            "gRPC calls by method and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "oc_rpc_duration_seconds",
+            "gRPC call latency by method",
+            duration.clone(),
+        );
+        Self { requests, duration }
+    }
+}
+
+impl<S> tower::Layer<S> for RpcMetrics {
+    type Service = RpcMetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetricsService {
+            inner,
+            metrics: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RpcMetricsService<S> {
+    inner: S,
+    metrics: RpcMetrics,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, RB> tower::Service<http::Request<B>> for RpcMetricsService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<RB>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let started = Instant::now();
+        let metrics = self.metrics.clone();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            // Errors come back trailers-only with `grpc-status` in the headers; a success
+            // carries it in the trailers, which this layer does not wait for.
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .map(|c| format!("{:?}", Code::from_bytes(c.as_bytes())))
+                .unwrap_or_else(|| "Ok".to_owned());
+            metrics
+                .duration
+                .get_or_create(&MethodLabels {
+                    method: method.clone(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+            metrics
+                .requests
+                .get_or_create(&MethodCodeLabels { method, code })
+                .inc();
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_become_invalid_argument_with_bad_request_details() {
+        let mut v = FieldViolations::new();
+        v.add("lines[0].quantity", "must be positive");
+        v.add("customer.id", "is required");
+        let status = v.into_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad = details.bad_request().unwrap();
+        assert_eq!(bad.field_violations.len(), 2);
+        assert_eq!(bad.field_violations[0].field, "lines[0].quantity");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_text() {
+        let err = std::io::Error::other("relation \"orders\" does not exist");
+        let status = internal("placing the order failed", &err);
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("relation"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The order domain: values that cannot be wrong once made, and the order's state. Pure: no
+//! I/O, no protobuf.
+
+pub mod money;
+pub mod order;
+pub mod pan;
+
+pub use money::{Currency, Money, MoneyError};
+pub use order::{
+    Address, Channel, Customer, Fulfillment, NewLine, NewOrder, Order, OrderLine, OrderNumber,
+    OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
+};

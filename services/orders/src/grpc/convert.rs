@@ -1,0 +1,433 @@
+//! Protobuf ↔ domain. Requests become domain values here or are refused with every invalid
+//! field named; no protobuf type goes further in.
+
+use contracts::common;
+use contracts::orders as pb;
+use contracts::time::to_timestamp;
+use runtime::grpc::FieldViolations;
+
+use crate::domain::pan::looks_like_card_number;
+use crate::domain::{
+    Address, Channel, Currency, Customer, Fulfillment, Money, NewLine, NewOrder, Order,
+    OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
+};
+
+const MAX_LINES: usize = 500;
+const INSTALLMENT_COUNTS: [i32; 3] = [3, 6, 12];
+
+fn text(v: &mut FieldViolations, field: &str, value: &str, required: bool, max: usize) -> String {
+    let value = value.trim();
+    if required && value.is_empty() {
+        v.add(field, "is required");
+    } else if value.chars().count() > max {
+        v.add(field, format!("must be at most {max} characters"));
+    } else if looks_like_card_number(value) {
+        v.add(field, "must not contain a payment card number");
+    }
+    value.to_owned()
+}
+
+fn money(v: &mut FieldViolations, field: &str, money: Option<&common::Money>) -> Option<Money> {
+    let Some(money) = money else {
+        v.add(field, "is required");
+        return None;
+    };
+    let currency = Currency::parse(&money.currency_code);
+    if currency.is_none() {
+        v.add(
+            format!("{field}.currency_code"),
+            "must be an ISO 4217 code of three upper-case letters",
+        );
+    }
+    if money.amount_minor < 0 {
+        v.add(format!("{field}.amount_minor"), "must not be negative");
+    }
+    currency.map(|c| Money::new(c, money.amount_minor))
+}
+
+fn address(v: &mut FieldViolations, field: &str, a: &common::Address) -> Address {
+    let mut f = |name: &str, value: &str, required: bool, max: usize| {
+        text(v, &format!("{field}.{name}"), value, required, max)
+    };
+    let address = Address {
+        recipient: f("recipient", &a.recipient, true, 200),
+        line1: f("line1", &a.line1, true, 200),
+        line2: f("line2", &a.line2, false, 200),
+        city: f("city", &a.city, true, 100),
+        region: f("region", &a.region, false, 100),
+        postal_code: f("postal_code", &a.postal_code, false, 20),
+        country_code: a.country_code.trim().to_owned(),
+        phone: f("phone", &a.phone, false, 40),
+    };
+    let cc = address.country_code.as_bytes();
+    if !(cc.len() == 2 && cc.iter().all(u8::is_ascii_uppercase)) {
+        v.add(
+            format!("{field}.country_code"),
+            "must be an ISO 3166-1 alpha-2 code (two upper-case letters)",
+        );
+    }
+    address
+}
+
+fn channel(raw: i32) -> Option<Channel> {
+    match common::Channel::try_from(raw).ok()? {
+        common::Channel::Unspecified => None,
+        common::Channel::Web => Some(Channel::Web),
+        common::Channel::MobileApp => Some(Channel::MobileApp),
+        common::Channel::Store => Some(Channel::Store),
+        common::Channel::Phone => Some(Channel::Phone),
+        common::Channel::Marketplace => Some(Channel::Marketplace),
+        common::Channel::Api => Some(Channel::Api),
+    }
+}
+
+fn payment_method(raw: i32) -> Option<PaymentMethod> {
+    match common::PaymentMethod::try_from(raw).ok()? {
+        common::PaymentMethod::Unspecified => None,
+        common::PaymentMethod::Card => Some(PaymentMethod::Card),
+        common::PaymentMethod::Wallet => Some(PaymentMethod::Wallet),
+        common::PaymentMethod::BankTransfer => Some(PaymentMethod::BankTransfer),
+        common::PaymentMethod::CashOnDelivery => Some(PaymentMethod::CashOnDelivery),
+        common::PaymentMethod::Installments => Some(PaymentMethod::Installments),
+    }
+}
+
+impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
+    type Error = FieldViolations;
+
+    fn try_from(r: pb::PlaceOrderRequest) -> Result<Self, FieldViolations> {
+        let mut v = FieldViolations::new();
+        let request_id = text(&mut v, "request_id", &r.request_id, true, 128);
+
+        let customer = match &r.customer {
+            None => {
+                v.add("customer", "is required");
+                None
+            }
+            Some(c) => {
+                let customer = Customer {
+                    id: text(&mut v, "customer.id", &c.id, false, 128),
+                    name: text(&mut v, "customer.name", &c.name, true, 200),
+                    email: text(&mut v, "customer.email", &c.email, true, 254),
+                    phone: text(&mut v, "customer.phone", &c.phone, false, 40),
+                };
+                let email_ok = customer
+                    .email
+                    .split_once('@')
+                    .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+                if !customer.email.is_empty() && !email_ok {
+                    v.add("customer.email", "must be an e-mail address");
+                }
+                Some(customer)
+            }
+        };
+
+        let channel = channel(r.channel);
+        if channel.is_none() {
+            v.add("channel", "must be one of CHANNEL_WEB … CHANNEL_API");
+        }
+
+        let fulfillment = match common::FulfillmentMode::try_from(r.fulfillment_mode) {
+            Ok(common::FulfillmentMode::Ship) => match &r.shipping_address {
+                Some(a) => {
+                    v.check(
+                        r.pickup_store_id.is_empty(),
+                        "pickup_store_id",
+                        "must be empty when shipping",
+                    );
+                    Some(Fulfillment::Ship {
+                        address: address(&mut v, "shipping_address", a),
+                    })
+                }
+                None => {
+                    v.add("shipping_address", "is required when shipping");
+                    None
+                }
+            },
+            Ok(common::FulfillmentMode::StorePickup) => {
+                let store_id = text(&mut v, "pickup_store_id", &r.pickup_store_id, true, 64);
+                Some(Fulfillment::StorePickup { store_id })
+            }
+            _ => {
+                v.add(
+                    "fulfillment_mode",
+                    "must be FULFILLMENT_MODE_SHIP or FULFILLMENT_MODE_STORE_PICKUP",
+                );
+                None
+            }
+        };
+        let billing_address = r
+            .billing_address
+            .as_ref()
+            .map(|a| address(&mut v, "billing_address", a));
+
+        if r.lines.is_empty() {
+            v.add("lines", "at least one line is required");
+        } else if r.lines.len() > MAX_LINES {
+            v.add("lines", format!("at most {MAX_LINES} lines"));
+        }
+        let mut lines = Vec::with_capacity(r.lines.len());
+        for (i, line) in r.lines.iter().enumerate() {
+            let field = |name: &str| format!("lines[{i}].{name}");
+            let sku = Sku::parse(line.sku.trim()).map_err(|e| v.add(field("sku"), e)).ok();
+            let quantity = Quantity::parse(line.quantity)
+                .map_err(|e| v.add(field("quantity"), e))
+                .ok();
+            let price = money(&mut v, &field("unit_price"), line.unit_price.as_ref());
+            if let (Some(sku), Some(quantity), Some(unit_price)) = (sku, quantity, price) {
+                lines.push(NewLine {
+                    sku,
+                    quantity,
+                    unit_price,
+                });
+            }
+        }
+        if let Some(first) = lines.first().map(|l| l.unit_price.currency) {
+            for (i, line) in lines.iter().enumerate() {
+                if line.unit_price.currency != first {
+                    v.add(
+                        format!("lines[{i}].unit_price.currency_code"),
+                        format!("every line must be priced in {first}"),
+                    );
+                }
+            }
+        }
+
+        let payment = match &r.payment {
+            None => {
+                v.add("payment", "is required");
+                None
+            }
+            Some(p) => {
+                let method = payment_method(p.method);
+                let token = p.token.trim();
+                if looks_like_card_number(token) {
+                    v.add(
+                        "payment.token",
+                        "must be a provider token, never a card number",
+                    );
+                }
+                match method {
+                    None => v.add("payment.method", "must be one of PAYMENT_METHOD_CARD … _INSTALLMENTS"),
+                    Some(m) if m.needs_token() => v.check(
+                        token.starts_with("tok_") && token.len() <= 128,
+                        "payment.token",
+                        "a provider token (tok_…) is required for this method",
+                    ),
+                    Some(_) => v.check(
+                        token.is_empty(),
+                        "payment.token",
+                        "must be empty for bank transfer and cash on delivery",
+                    ),
+                }
+                if method == Some(PaymentMethod::Installments) {
+                    v.check(
+                        INSTALLMENT_COUNTS.contains(&p.installment_count),
+                        "payment.installment_count",
+                        "must be 3, 6 or 12",
+                    );
+                } else {
+                    v.check(
+                        p.installment_count == 0,
+                        "payment.installment_count",
+                        "must be 0 unless paying in installments",
+                    );
+                }
+                method.map(|method| PaymentChoice {
+                    method,
+                    token: (!token.is_empty()).then(|| token.to_owned()),
+                    installments: u8::try_from(p.installment_count).unwrap_or(0),
+                })
+            }
+        };
+
+        let total = if lines.len() == r.lines.len() && !lines.is_empty() && v.is_empty() {
+            match NewOrder::total_of(&lines) {
+                Ok(total) => Some(total),
+                Err(_) => {
+                    v.add("lines", "the order total is out of range");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        match (customer, channel, fulfillment, payment, total) {
+            (Some(customer), Some(channel), Some(fulfillment), Some(payment), Some(total))
+                if v.is_empty() =>
+            {
+                Ok(NewOrder {
+                    request_id,
+                    customer,
+                    channel,
+                    fulfillment,
+                    billing_address,
+                    lines,
+                    payment,
+                    total,
+                })
+            }
+            _ => Err(v),
+        }
+    }
+}
+
+fn money_pb(m: Money) -> common::Money {
+    common::Money {
+        currency_code: m.currency.as_str().to_owned(),
+        amount_minor: m.minor,
+    }
+}
+
+fn address_pb(a: &Address) -> common::Address {
+    common::Address {
+        recipient: a.recipient.clone(),
+        line1: a.line1.clone(),
+        line2: a.line2.clone(),
+        city: a.city.clone(),
+        region: a.region.clone(),
+        postal_code: a.postal_code.clone(),
+        country_code: a.country_code.clone(),
+        phone: a.phone.clone(),
+    }
+}
+
+fn customer_pb(c: &Customer) -> common::Customer {
+    common::Customer {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
+    }
+}
+
+pub fn status_pb(s: OrderStatus) -> pb::OrderStatus {
+    match s {
+        OrderStatus::Pending => pb::OrderStatus::Pending,
+        OrderStatus::OnHold => pb::OrderStatus::OnHold,
+        OrderStatus::AwaitingStock => pb::OrderStatus::AwaitingStock,
+        OrderStatus::AwaitingPayment => pb::OrderStatus::AwaitingPayment,
+        OrderStatus::Confirmed => pb::OrderStatus::Confirmed,
+        OrderStatus::InFulfillment => pb::OrderStatus::InFulfillment,
+        OrderStatus::PartiallyShipped => pb::OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped => pb::OrderStatus::Shipped,
+        OrderStatus::ReadyForPickup => pb::OrderStatus::ReadyForPickup,
+        OrderStatus::Delivered => pb::OrderStatus::Delivered,
+        OrderStatus::Accepted => pb::OrderStatus::Accepted,
+        OrderStatus::Disputed => pb::OrderStatus::Disputed,
+        OrderStatus::Completed => pb::OrderStatus::Completed,
+        OrderStatus::Cancelled => pb::OrderStatus::Cancelled,
+        OrderStatus::Rejected => pb::OrderStatus::Rejected,
+    }
+}
+
+fn channel_pb(c: Channel) -> common::Channel {
+    match c {
+        Channel::Web => common::Channel::Web,
+        Channel::MobileApp => common::Channel::MobileApp,
+        Channel::Store => common::Channel::Store,
+        Channel::Phone => common::Channel::Phone,
+        Channel::Marketplace => common::Channel::Marketplace,
+        Channel::Api => common::Channel::Api,
+    }
+}
+
+fn method_pb(m: PaymentMethod) -> common::PaymentMethod {
+    match m {
+        PaymentMethod::Card => common::PaymentMethod::Card,
+        PaymentMethod::Wallet => common::PaymentMethod::Wallet,
+        PaymentMethod::BankTransfer => common::PaymentMethod::BankTransfer,
+        PaymentMethod::CashOnDelivery => common::PaymentMethod::CashOnDelivery,
+        PaymentMethod::Installments => common::PaymentMethod::Installments,
+    }
+}
+
+fn lines_pb(order: &Order) -> Vec<pb::OrderLine> {
+    order
+        .lines
+        .iter()
+        .map(|l| pb::OrderLine {
+            line_id: l.line_id.clone(),
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+            unit_price: Some(money_pb(l.unit_price)),
+            line_total: Some(money_pb(Money::new(
+                l.unit_price.currency,
+                l.unit_price.minor.saturating_mul(i64::from(l.quantity)),
+            ))),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn mode_parts(order: &Order) -> (common::FulfillmentMode, String, Option<common::Address>) {
+    match &order.fulfillment {
+        Fulfillment::Ship { address } => (
+            common::FulfillmentMode::Ship,
+            String::new(),
+            Some(address_pb(address)),
+        ),
+        Fulfillment::StorePickup { store_id } => {
+            (common::FulfillmentMode::StorePickup, store_id.clone(), None)
+        }
+    }
+}
+
+impl From<Order> for pb::Order {
+    fn from(order: Order) -> Self {
+        let (mode, pickup_store_id, shipping_address) = mode_parts(&order);
+        pb::Order {
+            id: order.id.to_string(),
+            order_number: order.number.clone(),
+            status: status_pb(order.status).into(),
+            customer_id: order.customer.id.clone(),
+            customer: Some(customer_pb(&order.customer)),
+            channel: channel_pb(order.channel).into(),
+            fulfillment_mode: mode.into(),
+            pickup_store_id,
+            lines: lines_pb(&order),
+            billing_address: order
+                .billing_address
+                .as_ref()
+                .map(address_pb)
+                .or_else(|| shipping_address.clone()),
+            shipping_address,
+            payment: Some(pb::OrderPayment {
+                method: method_pb(order.payment_method).into(),
+                installment_count: i32::from(order.installments),
+                ..Default::default()
+            }),
+            total: Some(money_pb(order.total)),
+            created_at: Some(to_timestamp(order.created_at)),
+            updated_at: Some(to_timestamp(order.updated_at)),
+            return_status: pb::OrderReturnStatus::None.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<&Order> for pb::OrderPlaced {
+    fn from(order: &Order) -> Self {
+        let (mode, pickup_store_id, shipping_address) = mode_parts(order);
+        pb::OrderPlaced {
+            order_id: order.id.to_string(),
+            order_number: order.number.clone(),
+            customer: Some(customer_pb(&order.customer)),
+            channel: channel_pb(order.channel).into(),
+            fulfillment_mode: mode.into(),
+            pickup_store_id,
+            lines: lines_pb(order),
+            total: Some(money_pb(order.total)),
+            payment_method: method_pb(order.payment_method).into(),
+            installment_count: i32::from(order.installments),
+            billing_address: order
+                .billing_address
+                .as_ref()
+                .map(address_pb)
+                .or_else(|| shipping_address.clone()),
+            shipping_address,
+            placed_at: Some(to_timestamp(order.created_at)),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The orders service: where an order lives from the first click to completion.
+//!
+//! A request enters through [`grpc`] (protobuf → [`domain`] values, every bad field reported),
+//! is applied in one Postgres transaction through [`store`] together with the events it causes
+//! (written to the outbox, published by the relay), and is answered once that transaction has
+//! committed. [`app`] wires it all into a `runtime::Host`.
+
+pub mod app;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod store;
+
+use runtime::{BoxError, BoxFuture, Host, ServiceDef};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How the `ordercycle` binary and the testkit run this service.
+pub static SERVICE: ServiceDef = ServiceDef {
+    name: "orders",
+    migrations: &[&messaging::MIGRATOR, &MIGRATOR],
+    build,
+};
+
+fn build(host: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
+    Box::pin(app::build(host))
+}

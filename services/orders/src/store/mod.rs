@@ -1,0 +1,5 @@
+//! Postgres access for orders. Every function takes a connection so it can run inside the
+//! caller's transaction; SQL lives here and nowhere else.
+
+pub mod orders;
+pub mod timeline;

@@ -1,0 +1,237 @@
+//! The `orders` and `order_lines` tables.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{
+    Address, Channel, Currency, Customer, Fulfillment, Money, NewOrder, Order, OrderLine,
+    OrderNumber, OrderStatus, PaymentMethod,
+};
+
+/// What inserting a new order found.
+pub enum Inserted {
+    New(Order),
+    /// An order with this request_id exists already.
+    Existing { order: Order, request_hash: Vec<u8> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("stored order {0} is unreadable: {1}")]
+    Corrupt(Uuid, String),
+}
+
+/// Inserts `order` unless its request_id is already taken, in which case the earlier order is
+/// returned with the hash of the request that made it.
+pub async fn insert(
+    conn: &mut PgConnection,
+    order: &NewOrder,
+    request_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Inserted, StoreError> {
+    let id = Uuid::now_v7();
+    let sequence: i64 = sqlx::query_scalar("SELECT nextval('order_number_seq')")
+        .fetch_one(&mut *conn)
+        .await?;
+    let number = OrderNumber::new(now, sequence);
+    let (mode, pickup, shipping) = match &order.fulfillment {
+        Fulfillment::Ship { address } => ("SHIP", None, Some(Json(address))),
+        Fulfillment::StorePickup { store_id } => ("STORE_PICKUP", Some(store_id.as_str()), None),
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, order_number, request_id, request_hash, status, customer_id,
+             customer, channel, fulfillment_mode, pickup_store_id, shipping_address,
+             billing_address, payment_method, installment_count, payment_token, currency,
+             total_minor, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
+         ON CONFLICT (request_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(number.as_str())
+    .bind(&order.request_id)
+    .bind(request_hash)
+    .bind(OrderStatus::Pending.as_str())
+    .bind(&order.customer.id)
+    .bind(Json(&order.customer))
+    .bind(order.channel.as_str())
+    .bind(mode)
+    .bind(pickup)
+    .bind(shipping)
+    .bind(order.billing_address.as_ref().map(Json))
+    .bind(order.payment.method.as_str())
+    .bind(i32::from(order.payment.installments))
+    .bind(order.payment.token.as_deref())
+    .bind(order.total.currency.as_str())
+    .bind(order.total.minor)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        let (existing_id, request_hash): (Uuid, Vec<u8>) =
+            sqlx::query_as("SELECT id, request_hash FROM orders WHERE request_id = $1")
+                .bind(&order.request_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let order = get(conn, existing_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(existing_id, "vanished".into()))?;
+        return Ok(Inserted::Existing {
+            order,
+            request_hash,
+        });
+    }
+
+    let line_ids: Vec<String> = (1..=order.lines.len()).map(|i| format!("L{i}")).collect();
+    let positions: Vec<i32> = (1..=order.lines.len() as i32).collect();
+    let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
+    let quantities: Vec<i32> = order
+        .lines
+        .iter()
+        .map(|l| l.quantity.get() as i32)
+        .collect();
+    let prices: Vec<i64> = order.lines.iter().map(|l| l.unit_price.minor).collect();
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, line_id, position, sku, quantity, unit_price_minor)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[])",
+    )
+    .bind(id)
+    .bind(&line_ids)
+    .bind(&positions)
+    .bind(&skus)
+    .bind(&quantities)
+    .bind(&prices)
+    .execute(&mut *conn)
+    .await?;
+
+    let lines = order
+        .lines
+        .iter()
+        .zip(line_ids)
+        .map(|(line, line_id)| OrderLine {
+            line_id,
+            sku: line.sku.as_str().to_owned(),
+            quantity: line.quantity.get() as i32,
+            unit_price: line.unit_price,
+        })
+        .collect();
+    Ok(Inserted::New(Order {
+        id,
+        number: number.as_str().to_owned(),
+        status: OrderStatus::Pending,
+        customer: order.customer.clone(),
+        channel: order.channel,
+        fulfillment: order.fulfillment.clone(),
+        billing_address: order.billing_address.clone(),
+        payment_method: order.payment.method,
+        installments: order.payment.installments,
+        lines,
+        total: order.total,
+        created_at: now,
+        updated_at: now,
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: Uuid,
+    order_number: String,
+    status: String,
+    customer: Json<Customer>,
+    channel: String,
+    fulfillment_mode: String,
+    pickup_store_id: Option<String>,
+    shipping_address: Option<Json<Address>>,
+    billing_address: Option<Json<Address>>,
+    payment_method: String,
+    installment_count: i32,
+    currency: String,
+    total_minor: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    line_id: String,
+    sku: String,
+    quantity: i32,
+    unit_price_minor: i64,
+}
+
+const ORDER_COLUMNS: &str = "id, order_number, status, customer, channel, fulfillment_mode,
+    pickup_store_id, shipping_address, billing_address, payment_method, installment_count,
+    currency, total_minor, created_at, updated_at";
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>, StoreError> {
+    let row: Option<OrderRow> =
+        sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        Some(row) => with_lines(conn, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+pub async fn get_by_number(
+    conn: &mut PgConnection,
+    number: &str,
+) -> Result<Option<Order>, StoreError> {
+    let row: Option<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE order_number = $1"
+    ))
+    .bind(number)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => with_lines(conn, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, StoreError> {
+    let lines: Vec<LineRow> = sqlx::query_as(
+        "SELECT line_id, sku, quantity, unit_price_minor FROM order_lines
+         WHERE order_id = $1 ORDER BY position",
+    )
+    .bind(row.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let corrupt = |what: &str| StoreError::Corrupt(row.id, what.to_owned());
+    let currency = Currency::parse(&row.currency).ok_or_else(|| corrupt("currency"))?;
+    let fulfillment = match (row.fulfillment_mode.as_str(), row.shipping_address, row.pickup_store_id)
+    {
+        ("SHIP", Some(Json(address)), _) => Fulfillment::Ship { address },
+        ("STORE_PICKUP", _, Some(store_id)) => Fulfillment::StorePickup { store_id },
+        _ => return Err(corrupt("fulfillment mode")),
+    };
+    Ok(Order {
+        id: row.id,
+        number: row.order_number,
+        status: OrderStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        customer: row.customer.0,
+        channel: Channel::parse(&row.channel).ok_or_else(|| corrupt("channel"))?,
+        fulfillment,
+        billing_address: row.billing_address.map(|Json(a)| a),
+        payment_method: PaymentMethod::parse(&row.payment_method)
+            .ok_or_else(|| corrupt("payment method"))?,
+        installments: u8::try_from(row.installment_count).unwrap_or(0),
+        lines: lines
+            .into_iter()
+            .map(|l| OrderLine {
+                line_id: l.line_id,
+                sku: l.sku,
+                quantity: l.quantity,
+                unit_price: Money::new(currency, l.unit_price_minor),
+            })
+            .collect(),
+        total: Money::new(currency, row.total_minor),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

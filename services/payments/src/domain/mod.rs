@@ -1,0 +1,3 @@
+//! The payments domain. Pure: no I/O, no protobuf.
+
+pub mod risk;

@@ -1,0 +1,3 @@
+//! Handlers for the events payments consumes.
+
+pub mod order_placed;

@@ -1,0 +1,75 @@
+//! `orders.order.placed` → score the order's risk and publish `payments.risk.assessed`.
+
+use contracts::orders::OrderPlaced;
+use contracts::payments::{RiskAssessed, RiskReason};
+use contracts::time::{from_timestamp, to_timestamp};
+use messaging::{Envelope, Handler, HandlerError, Outbox};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::risk::{OrderFacts, RiskRules};
+use crate::store;
+
+pub struct AssessRisk {
+    pub rules: RiskRules,
+    pub outbox: Outbox,
+    pub clock: runtime::Clock,
+}
+
+impl Handler<OrderPlaced> for AssessRisk {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<OrderPlaced>,
+    ) -> Result<(), HandlerError> {
+        let placed = &envelope.event;
+        let order_id = Uuid::parse_str(&placed.order_id)
+            .map_err(|_| HandlerError::permanent(format!("order_id {:?} is not a UUID", placed.order_id)))?;
+        let customer_id = placed
+            .customer
+            .as_ref()
+            .map(|c| c.id.clone())
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| HandlerError::permanent("the order has no customer id"))?;
+        let placed_at = placed
+            .placed_at
+            .as_ref()
+            .and_then(from_timestamp)
+            .unwrap_or(envelope.time);
+        let (recent_orders, previous_orders) =
+            store::risk::history(tx, &customer_id, order_id, placed_at).await?;
+        let total = placed.total.clone().unwrap_or_default();
+        let facts = OrderFacts {
+            total_minor: total.amount_minor,
+            currency: total.currency_code,
+            largest_line_quantity: placed.lines.iter().map(|l| l.quantity).max().unwrap_or(0),
+            shipping_country: placed.shipping_address.as_ref().map(|a| a.country_code.clone()),
+            billing_country: placed.billing_address.as_ref().map(|a| a.country_code.clone()),
+            recent_orders,
+            previous_orders,
+        };
+        let assessment = self.rules.assess(&facts);
+        let now = self.clock.now();
+        if !store::risk::insert(tx, order_id, &customer_id, &assessment, placed_at, now).await? {
+            // Assessed under another event id (a replay): the first assessment stands.
+            return Ok(());
+        }
+        let event = RiskAssessed {
+            order_id: placed.order_id.clone(),
+            score: assessment.score,
+            reasons: assessment
+                .reasons
+                .iter()
+                .map(|r| RiskReason {
+                    code: r.code.clone(),
+                    description: r.description.clone(),
+                    points: r.points,
+                })
+                .collect(),
+            assessed_at: Some(to_timestamp(now)),
+        };
+        self.outbox.append(tx, &event).await?;
+        tracing::info!(order_id = %order_id, score = assessment.score, "risk assessed");
+        Ok(())
+    }
+}
