@@ -109,7 +109,8 @@ mod tests {
             assert!(seen.insert(info.subject), "{} twice", info.subject);
             let producer = info.subject.split('.').next().unwrap();
             assert!(
-                info.type_name.starts_with(&format!("ordercycle.{producer}.v1.")),
+                info.type_name
+                    .starts_with(&format!("ordercycle.{producer}.v1.")),
                 "{} is published by {producer} but typed {}",
                 info.subject,
                 info.type_name

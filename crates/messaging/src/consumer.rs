@@ -97,7 +97,10 @@ pub struct Consumer<E, H> {
 
 /// The durable name of `service`'s consumer of `subject`: `payments__orders_order_placed`.
 pub fn durable_name(service: &str, relative_subject: &str) -> String {
-    format!("{service}__{}", relative_subject.replace(['.', '*', '>'], "_"))
+    format!(
+        "{service}__{}",
+        relative_subject.replace(['.', '*', '>'], "_")
+    )
 }
 
 impl<E: Event, H: Handler<E>> Consumer<E, H> {
@@ -300,7 +303,9 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
     }
 
     fn retry_delay(&self, delivered: i64) -> Duration {
-        let exponent = u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX).min(16);
+        let exponent = u32::try_from(delivered.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(16);
         self.settings
             .retry_backoff
             .saturating_mul(2u32.saturating_pow(exponent))

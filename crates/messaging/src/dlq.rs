@@ -3,8 +3,8 @@
 //! reason, so that one poison event never blocks the ones behind it and nothing is dropped.
 //! `ordercycle dlq` lists, shows and replays them.
 
-use async_nats::jetstream;
 use async_nats::HeaderMap;
+use async_nats::jetstream;
 
 use crate::envelope::{CE_ID, NATS_MSG_ID};
 use runtime::Subjects;

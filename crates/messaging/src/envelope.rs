@@ -96,9 +96,7 @@ impl Outgoing {
 }
 
 fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
-    headers
-        .and_then(|h| h.get(name))
-        .map(|v| v.as_str())
+    headers.and_then(|h| h.get(name)).map(|v| v.as_str())
 }
 
 impl<E: Event> Envelope<E> {
@@ -142,4 +140,24 @@ impl<E: Event> Envelope<E> {
             event,
         })
     }
+}
+
+/// Publishes `event` straight to JetStream, bypassing any outbox — for tests that play another
+/// service and for operator tools. Services publish through their outbox.
+pub async fn publish_direct<E: Event>(
+    jetstream: &async_nats::jetstream::Context,
+    subjects: &runtime::Subjects,
+    source: &str,
+    event: &E,
+) -> Result<Uuid, async_nats::Error> {
+    let outgoing = Outgoing::new(event, Utc::now());
+    jetstream
+        .publish_with_headers(
+            subjects.absolute(&outgoing.subject),
+            outgoing.headers(source),
+            outgoing.payload.clone().into(),
+        )
+        .await?
+        .await?;
+    Ok(outgoing.id)
 }

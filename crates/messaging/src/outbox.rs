@@ -53,7 +53,10 @@ impl Outbox {
     }
 
     /// Commits `tx` and wakes the relay so the events leave without waiting for its poll.
-    pub async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    pub async fn commit(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<(), sqlx::Error> {
         tx.commit().await?;
         self.wake();
         Ok(())
@@ -233,7 +236,11 @@ impl Relay {
             let subject = self.subjects.absolute(&event.subject);
             let sent = self
                 .jetstream
-                .publish_with_headers(subject, event.headers(&self.source), event.payload.clone().into())
+                .publish_with_headers(
+                    subject,
+                    event.headers(&self.source),
+                    event.payload.clone().into(),
+                )
                 .await;
             pending.push((event, sent));
         }
@@ -304,10 +311,8 @@ impl Relay {
                 .set(oldest.unwrap_or(0.0) as i64);
         }
         // Published rows are kept a day for inspection, then pruned.
-        let _ = sqlx::query(
-            "DELETE FROM oc_outbox WHERE published_at < now() - interval '1 day'",
-        )
-        .execute(&self.pool)
-        .await;
+        let _ = sqlx::query("DELETE FROM oc_outbox WHERE published_at < now() - interval '1 day'")
+            .execute(&self.pool)
+            .await;
     }
 }

@@ -53,11 +53,12 @@ pub async fn schedule(
 
 /// Cancels a pending timer; true if one was pending.
 pub async fn cancel(conn: &mut PgConnection, kind: &str, key: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM oc_timers WHERE kind = $1 AND key = $2 AND fired_at IS NULL")
-        .bind(kind)
-        .bind(key)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM oc_timers WHERE kind = $1 AND key = $2 AND fired_at IS NULL")
+            .bind(kind)
+            .bind(key)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -141,17 +142,19 @@ impl<H: TimerHandler> TimerPoller<H> {
         match self.handler.fire(&mut attempt, &timer).await {
             Ok(()) => {
                 attempt.commit().await?;
-                sqlx::query("UPDATE oc_timers SET fired_at = $2, attempts = attempts + 1 WHERE id = $1")
-                    .bind(timer.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE oc_timers SET fired_at = $2, attempts = attempts + 1 WHERE id = $1",
+                )
+                .bind(timer.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 self.metrics.timers_fired.inc();
             }
             Err(err) => {
                 attempt.rollback().await?;
-                let give_up =
-                    matches!(err, HandlerError::Permanent(_)) || timer.attempts + 1 >= self.max_attempts;
+                let give_up = matches!(err, HandlerError::Permanent(_))
+                    || timer.attempts + 1 >= self.max_attempts;
                 let retry_at = now + chrono::Duration::seconds(30 * i64::from(timer.attempts + 1));
                 tracing::warn!(kind = self.kind, key = %timer.key, error = %err, give_up, "timer failed");
                 sqlx::query(

@@ -1,1 +1,51 @@
-fn main(){}
+//! `ordercycle`: one binary for every way of running the platform.
+//!
+//! - `ordercycle up` — all eight services in one process on the DESIGN §3a addresses, dev mode
+//!   (authentication off), for a laptop.
+//! - `ordercycle serve <service>` — one service, the container entrypoint; needs JWT settings or
+//!   an explicit `OC_AUTH=off`.
+//! - `ordercycle migrate [service…]` — create and migrate the services' databases, then exit.
+
+mod output;
+mod platform;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ordercycle",
+    version,
+    about = "The ordercycle order-management platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process (development: authentication off).
+    Up,
+    /// Run one service (orders, inventory, payments, fulfillment, shipping, notifications,
+    /// feedback, analytics).
+    Serve { service: String },
+    /// Create and migrate the databases of the named services (all when none is named).
+    Migrate { services: Vec<String> },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up => platform::up().await,
+        Command::Serve { service } => platform::serve(&service).await,
+        Command::Migrate { services } => platform::migrate(&services).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            output::error(&err);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

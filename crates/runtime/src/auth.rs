@@ -109,8 +109,8 @@ pub struct Authenticator {
 enum Mode {
     Off,
     Jwt {
-        key: DecodingKey,
-        validation: Validation,
+        key: Box<DecodingKey>,
+        validation: Box<Validation>,
     },
 }
 
@@ -131,20 +131,18 @@ impl Authenticator {
             AuthSettings::Off => Mode::Off,
             AuthSettings::Jwt(jwt) => {
                 let (key, algorithms) = match &jwt.key {
-                    JwtKey::Secret(secret) => (DecodingKey::from_secret(secret), vec![
-                        Algorithm::HS256,
-                        Algorithm::HS384,
-                        Algorithm::HS512,
-                    ]),
-                    JwtKey::RsaPem(pem) => (DecodingKey::from_rsa_pem(pem)?, vec![
-                        Algorithm::RS256,
-                        Algorithm::RS384,
-                        Algorithm::RS512,
-                    ]),
-                    JwtKey::EcPem(pem) => (DecodingKey::from_ec_pem(pem)?, vec![
-                        Algorithm::ES256,
-                        Algorithm::ES384,
-                    ]),
+                    JwtKey::Secret(secret) => (
+                        DecodingKey::from_secret(secret),
+                        vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
+                    ),
+                    JwtKey::RsaPem(pem) => (
+                        DecodingKey::from_rsa_pem(pem)?,
+                        vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+                    ),
+                    JwtKey::EcPem(pem) => (
+                        DecodingKey::from_ec_pem(pem)?,
+                        vec![Algorithm::ES256, Algorithm::ES384],
+                    ),
                 };
                 let mut validation = Validation::new(algorithms[0]);
                 validation.algorithms = algorithms;
@@ -156,7 +154,10 @@ impl Authenticator {
                     Some(audience) => validation.set_audience(&[audience]),
                     None => validation.validate_aud = false,
                 }
-                Mode::Jwt { key, validation }
+                Mode::Jwt {
+                    key: Box::new(key),
+                    validation: Box::new(validation),
+                }
             }
         };
         Ok(Self {
@@ -181,9 +182,8 @@ impl Authenticator {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <jwt>`"))?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|err| {
-            Status::unauthenticated(format!("invalid bearer token: {err}"))
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, validation)
+            .map_err(|err| Status::unauthenticated(format!("invalid bearer token: {err}")))?;
         if data.claims.sub.is_empty() {
             return Err(Status::unauthenticated("the token has an empty subject"));
         }
@@ -233,8 +233,12 @@ mod tests {
             "roles": roles,
             "exp": chrono::Utc::now().timestamp() + exp_offset,
         });
-        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(b"s3cret"))
-            .unwrap()
+        jsonwebtoken::encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -252,7 +256,10 @@ mod tests {
     #[test]
     fn an_expired_token_is_unauthenticated() {
         let err = jwt_auth()
-            .authenticate(Some(&format!("Bearer {}", token("c-1", &["customer"], -600))))
+            .authenticate(Some(&format!(
+                "Bearer {}",
+                token("c-1", &["customer"], -600)
+            )))
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated);
     }

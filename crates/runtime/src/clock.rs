@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 
 #[derive(Clone)]
 pub struct Clock {
@@ -41,14 +41,19 @@ impl Clock {
         self.inner.scale
     }
 
+    /// The current time, to the microsecond: what Postgres stores, so a value read back
+    /// equals the value written.
     pub fn now(&self) -> DateTime<Utc> {
+        self.precise_now().trunc_subsecs(6)
+    }
+
+    fn precise_now(&self) -> DateTime<Utc> {
         if self.inner.scale == 1.0 {
             return Utc::now();
         }
         let real = self.inner.origin.elapsed();
         let scaled = real.mul_f64(self.inner.scale);
-        self.inner.origin_wall
-            + chrono::Duration::from_std(scaled).unwrap_or(chrono::Duration::MAX)
+        self.inner.origin_wall + chrono::Duration::from_std(scaled).unwrap_or(chrono::Duration::MAX)
     }
 
     /// How long to sleep in real time for `duration` of clock time to pass.
@@ -65,7 +70,9 @@ impl Clock {
 
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Clock").field("scale", &self.inner.scale).finish()
+        f.debug_struct("Clock")
+            .field("scale", &self.inner.scale)
+            .finish()
     }
 }
 
@@ -85,6 +92,9 @@ mod tests {
     #[test]
     fn real_duration_divides_by_the_scale() {
         let clock = Clock::scaled(600.0);
-        assert_eq!(clock.real_duration(Duration::from_secs(600)), Duration::from_secs(1));
+        assert_eq!(
+            clock.real_duration(Duration::from_secs(600)),
+            Duration::from_secs(1)
+        );
     }
 }

@@ -149,8 +149,10 @@ pub struct ServiceSettings {
 
 /// Reads variables through a function so tests can configure without touching the process env.
 pub struct Env<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Box<Lookup<'a>>,
 }
+
+type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 impl Env<'static> {
     pub fn process() -> Self {
@@ -334,8 +336,7 @@ fn auth_from_env(env: &Env<'_>) -> Result<AuthSettings, ConfigError> {
                 var: "OC_JWT_PUBLIC_KEY_FILE".into(),
                 reason: format!("cannot read {path}: {err}"),
             })?;
-            if String::from_utf8_lossy(&pem).contains("EC PUBLIC KEY")
-                || path.ends_with(".ec.pem")
+            if String::from_utf8_lossy(&pem).contains("EC PUBLIC KEY") || path.ends_with(".ec.pem")
             {
                 JwtKey::EcPem(pem)
             } else {
@@ -374,7 +375,10 @@ mod tests {
             server_url("postgres://u:p@h:5432/db?x=1"),
             "postgres://u:p@h:5432"
         );
-        assert_eq!(server_url("postgres://postgres@127.0.0.1:5432"), "postgres://postgres@127.0.0.1:5432");
+        assert_eq!(
+            server_url("postgres://postgres@127.0.0.1:5432"),
+            "postgres://postgres@127.0.0.1:5432"
+        );
     }
 
     #[test]

@@ -110,13 +110,10 @@ pub fn combined(sets: &[&Migrator]) -> Migrator {
 }
 
 pub async fn migrate(pool: &PgPool, name: &str, migrator: &Migrator) -> Result<(), DbError> {
-    migrator
-        .run(pool)
-        .await
-        .map_err(|source| DbError::Migrate {
-            name: name.to_owned(),
-            source,
-        })
+    migrator.run(pool).await.map_err(|source| DbError::Migrate {
+        name: name.to_owned(),
+        source,
+    })
 }
 
 /// A checksum of every migration in `migrator`, so that a test template is rebuilt when any

@@ -28,7 +28,8 @@ impl FieldViolations {
     }
 
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations.push(FieldViolation::new(field, description));
+        self.violations
+            .push(FieldViolation::new(field, description));
     }
 
     /// Records a violation when `ok` is false.

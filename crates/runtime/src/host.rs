@@ -278,7 +278,10 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then drains in the documented order.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), HostError> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), HostError> {
         let App {
             mut host,
             grpc,
@@ -379,7 +382,10 @@ impl App {
             .await
             .is_err()
         {
-            tracing::warn!(service = name, "background tasks did not stop in time; aborting them");
+            tracing::warn!(
+                service = name,
+                "background tasks did not stop in time; aborting them"
+            );
             tasks.abort_all();
         }
 
@@ -421,7 +427,11 @@ fn reflection(served: &[&'static str]) -> tonic_reflection::server::Builder<'sta
     builder.with_service_name("grpc.health.v1.Health")
 }
 
-async fn set_all(health: &tonic_health::server::HealthReporter, served: &[&str], status: ServingStatus) {
+async fn set_all(
+    health: &tonic_health::server::HealthReporter,
+    served: &[&str],
+    status: ServingStatus,
+) {
     health.set_service_status("", status).await;
     for name in served {
         health.set_service_status(*name, status).await;

@@ -77,7 +77,9 @@ impl Subjects {
 
     /// The stream that holds every event `service` publishes.
     pub fn stream_name(&self, service: &str) -> String {
-        format!("{}_{}", self.root, service).to_uppercase().replace('-', "_")
+        format!("{}_{}", self.root, service)
+            .to_uppercase()
+            .replace('-', "_")
     }
 
     /// The service owning a relative subject: its first token.
@@ -146,7 +148,10 @@ mod tests {
     fn names_follow_the_root() {
         let s = Subjects::new("t1");
         assert_eq!(s.absolute("orders.order.placed"), "t1.orders.order.placed");
-        assert_eq!(s.relative("t1.orders.order.placed"), Some("orders.order.placed"));
+        assert_eq!(
+            s.relative("t1.orders.order.placed"),
+            Some("orders.order.placed")
+        );
         assert_eq!(s.relative("t10.orders.order.placed"), None);
         assert_eq!(s.stream_name("orders"), "T1_ORDERS");
         assert_eq!(Subjects::producer_of("payments.risk.assessed"), "payments");

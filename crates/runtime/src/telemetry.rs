@@ -82,7 +82,7 @@ pub fn init(process_name: &str, settings: &LogSettings) -> Result<TelemetryGuard
 
     let filter = || {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("info,sqlx=warn,async_nats=warn,h2=warn,tower=warn,hyper=warn")
+            EnvFilter::new("info,opentelemetry=warn,opentelemetry_sdk=warn,sqlx=warn,async_nats=warn,h2=warn,tower=warn,hyper=warn")
         })
     };
     let fmt = match settings.format {
@@ -98,7 +98,11 @@ pub fn init(process_name: &str, settings: &LogSettings) -> Result<TelemetryGuard
     };
     let installed = tracing_subscriber::registry()
         .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter()))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter()),
+        )
         .try_init()
         .is_ok();
     if installed {

@@ -20,12 +20,18 @@ pub async fn fresh(server: &str, def: &ServiceDef) -> String {
     );
     let mut conn = admin(server).await;
     ensure_template(server, &mut conn, &template, def.name, &migrator).await;
-    let name = format!("oc_t_{}_{}", def.name, &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let name = format!(
+        "oc_t_{}_{}",
+        def.name,
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     let mut attempts = 0;
     loop {
-        let created = sqlx::query(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-            .execute(&mut conn)
-            .await;
+        let created = sqlx::query(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        ))
+        .execute(&mut conn)
+        .await;
         match created {
             Ok(_) => break,
             // Another test may be cloning the same template this very moment.
@@ -59,9 +65,11 @@ async fn ensure_template(
         .expect("advisory lock");
     if !template_exists(conn, template).await {
         let building = format!("{template}_building");
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
-            .execute(&mut *conn)
-            .await;
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+        ))
+        .execute(&mut *conn)
+        .await;
         sqlx::query(&format!("CREATE DATABASE \"{building}\""))
             .execute(&mut *conn)
             .await
@@ -73,10 +81,12 @@ async fn ensure_template(
             .unwrap_or_else(|err| panic!("migrating the {service} template: {err}"));
         pool.close().await;
         // Renaming publishes the template only once it is complete.
-        sqlx::query(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
-            .execute(&mut *conn)
-            .await
-            .expect("publish template");
+        sqlx::query(&format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+        ))
+        .execute(&mut *conn)
+        .await
+        .expect("publish template");
     }
     sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
         .bind(template)

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use runtime::config::{AuthSettings, Env, StreamStorage};
+use runtime::config::{AuthSettings, Env};
 use runtime::{ServiceDef, ServiceSettings, Settings, Subjects};
 use sqlx::PgPool;
 use tonic::transport::Channel;
@@ -72,7 +72,6 @@ impl TestEnv {
         let mut settings = Settings::from(&env).expect("test settings");
         settings.auth = AuthSettings::Off;
         tweak(&mut settings);
-        assert_eq!(settings.streams.storage, StreamStorage::Memory);
         let nats = runtime::nats::connect(&settings.nats_url, "testkit")
             .await
             .expect("NATS must be running for tests (see README)");
@@ -129,7 +128,9 @@ impl TestEnv {
             .unwrap_or_else(|err| panic!("starting {}: {err}", def.name));
         let grpc_addr = app.grpc_addr();
         let http_addr = app.http_addr();
-        let pool = runtime::db::pool(&database_url, 2).await.expect("assertion pool");
+        let pool = runtime::db::pool(&database_url, 2)
+            .await
+            .expect("assertion pool");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.run_until(async {
@@ -159,7 +160,10 @@ impl Drop for TestEnv {
         let subjects = self.subjects();
         // Drop runs inside the test's runtime; clean up on a thread with a runtime of its own.
         let cleanup = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -264,6 +268,10 @@ where
 fn init_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        // Quiet by default; `RUST_LOG=info cargo test` shows the services' logs.
+        if std::env::var_os("RUST_LOG").is_none() {
+            return;
+        }
         let settings = runtime::config::LogSettings {
             format: runtime::config::LogFormat::Pretty,
             otlp_endpoint: None,

@@ -4,7 +4,9 @@
 //! tables), runs its outbox relay, and serves `FulfillmentService` with health and reflection; every RPC
 //! answers UNIMPLEMENTED until its issue lands.
 
-use contracts::fulfillment::fulfillment_service_server::{FulfillmentService, FulfillmentServiceServer};
+use contracts::fulfillment::fulfillment_service_server::{
+    FulfillmentService, FulfillmentServiceServer,
+};
 use messaging::Bus;
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};
 

@@ -4,7 +4,9 @@
 //! tables), runs its outbox relay, and serves `NotificationService` with health and reflection; every RPC
 //! answers UNIMPLEMENTED until its issue lands.
 
-use contracts::notifications::notification_service_server::{NotificationService, NotificationServiceServer};
+use contracts::notifications::notification_service_server::{
+    NotificationService, NotificationServiceServer,
+};
 use messaging::Bus;
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};
 

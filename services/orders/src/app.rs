@@ -8,7 +8,11 @@ use crate::grpc::OrdersApi;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let bus = Bus::attach(host);
-    let api = OrdersApi::new(host.pool().clone(), bus.outbox().clone(), host.clock().clone());
+    let api = OrdersApi::new(
+        host.pool().clone(),
+        bus.outbox().clone(),
+        host.clock().clone(),
+    );
     host.add_service(OrderServiceServer::new(api));
     Ok(())
 }

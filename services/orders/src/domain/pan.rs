@@ -32,7 +32,7 @@ fn luhn(digits: &[u32]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -43,7 +43,9 @@ mod tests {
     fn test_card_numbers_are_recognised_in_any_grouping() {
         assert!(looks_like_card_number("4111111111111111"));
         assert!(looks_like_card_number("4111 1111 1111 1111"));
-        assert!(looks_like_card_number("card: 5555-5555-5555-4444 exp 12/29"));
+        assert!(looks_like_card_number(
+            "card: 5555-5555-5555-4444 exp 12/29"
+        ));
     }
 
     #[test]

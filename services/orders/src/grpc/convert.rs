@@ -169,7 +169,9 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
         let mut lines = Vec::with_capacity(r.lines.len());
         for (i, line) in r.lines.iter().enumerate() {
             let field = |name: &str| format!("lines[{i}].{name}");
-            let sku = Sku::parse(line.sku.trim()).map_err(|e| v.add(field("sku"), e)).ok();
+            let sku = Sku::parse(line.sku.trim())
+                .map_err(|e| v.add(field("sku"), e))
+                .ok();
             let quantity = Quantity::parse(line.quantity)
                 .map_err(|e| v.add(field("quantity"), e))
                 .ok();
@@ -208,7 +210,10 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
                     );
                 }
                 match method {
-                    None => v.add("payment.method", "must be one of PAYMENT_METHOD_CARD … _INSTALLMENTS"),
+                    None => v.add(
+                        "payment.method",
+                        "must be one of PAYMENT_METHOD_CARD … _INSTALLMENTS",
+                    ),
                     Some(m) if m.needs_token() => v.check(
                         token.starts_with("tok_") && token.len() <= 128,
                         "payment.token",

@@ -58,7 +58,10 @@ impl OrdersApi {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
         let order = match store::orders::insert(&mut tx, &new_order, &request_hash, now).await? {
-            Inserted::Existing { order, request_hash: earlier } => {
+            Inserted::Existing {
+                order,
+                request_hash: earlier,
+            } => {
                 return if earlier == request_hash {
                     Ok(order)
                 } else {

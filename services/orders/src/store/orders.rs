@@ -1,8 +1,8 @@
 //! The `orders` and `order_lines` tables.
 
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -14,7 +14,10 @@ use crate::domain::{
 pub enum Inserted {
     New(Order),
     /// An order with this request_id exists already.
-    Existing { order: Order, request_hash: Vec<u8> },
+    Existing {
+        order: Order,
+        request_hash: Vec<u8>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,8 +207,11 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
     .await?;
     let corrupt = |what: &str| StoreError::Corrupt(row.id, what.to_owned());
     let currency = Currency::parse(&row.currency).ok_or_else(|| corrupt("currency"))?;
-    let fulfillment = match (row.fulfillment_mode.as_str(), row.shipping_address, row.pickup_store_id)
-    {
+    let fulfillment = match (
+        row.fulfillment_mode.as_str(),
+        row.shipping_address,
+        row.pickup_store_id,
+    ) {
         ("SHIP", Some(Json(address)), _) => Fulfillment::Ship { address },
         ("STORE_PICKUP", _, Some(store_id)) => Fulfillment::StorePickup { store_id },
         _ => return Err(corrupt("fulfillment mode")),

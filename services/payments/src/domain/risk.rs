@@ -81,7 +81,10 @@ impl RiskRules {
         if facts.recent_orders >= self.velocity_per_hour {
             add(
                 "high_velocity",
-                format!("{} other orders by this customer in the last hour", facts.recent_orders),
+                format!(
+                    "{} other orders by this customer in the last hour",
+                    facts.recent_orders
+                ),
                 25,
             );
         }
@@ -137,7 +140,13 @@ mod tests {
         let codes: Vec<_> = a.reasons.iter().map(|r| r.code.as_str()).collect();
         assert_eq!(
             codes,
-            ["high_value", "address_mismatch", "high_velocity", "bulk_quantity", "first_order"]
+            [
+                "high_value",
+                "address_mismatch",
+                "high_velocity",
+                "bulk_quantity",
+                "first_order"
+            ]
         );
         assert_eq!(a.score, 95);
     }

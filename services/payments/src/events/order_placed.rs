@@ -23,8 +23,9 @@ impl Handler<OrderPlaced> for AssessRisk {
         envelope: &Envelope<OrderPlaced>,
     ) -> Result<(), HandlerError> {
         let placed = &envelope.event;
-        let order_id = Uuid::parse_str(&placed.order_id)
-            .map_err(|_| HandlerError::permanent(format!("order_id {:?} is not a UUID", placed.order_id)))?;
+        let order_id = Uuid::parse_str(&placed.order_id).map_err(|_| {
+            HandlerError::permanent(format!("order_id {:?} is not a UUID", placed.order_id))
+        })?;
         let customer_id = placed
             .customer
             .as_ref()
@@ -43,8 +44,14 @@ impl Handler<OrderPlaced> for AssessRisk {
             total_minor: total.amount_minor,
             currency: total.currency_code,
             largest_line_quantity: placed.lines.iter().map(|l| l.quantity).max().unwrap_or(0),
-            shipping_country: placed.shipping_address.as_ref().map(|a| a.country_code.clone()),
-            billing_country: placed.billing_address.as_ref().map(|a| a.country_code.clone()),
+            shipping_country: placed
+                .shipping_address
+                .as_ref()
+                .map(|a| a.country_code.clone()),
+            billing_country: placed
+                .billing_address
+                .as_ref()
+                .map(|a| a.country_code.clone()),
             recent_orders,
             previous_orders,
         };

@@ -1,8 +1,8 @@
 //! The `risk_assessments` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::domain::risk::{Assessment, Reason};

@@ -1,0 +1,8 @@
+//! The orders API over real gRPC, against real Postgres and NATS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod auth;
+mod place_order;
