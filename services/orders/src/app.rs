@@ -1,18 +1,31 @@
-//! Wires the orders service into its host: the outbox relay, the gRPC API.
+//! Wires the orders service into its host: the outbox relay, the consumers of every fact the
+//! saga reacts to, its timers, and the gRPC API.
+
+use std::sync::Arc;
 
 use contracts::orders::order_service_server::OrderServiceServer;
+use contracts::orders::review_service_server::ReviewServiceServer;
 use messaging::Bus;
+use runtime::config::Env;
 use runtime::{BoxError, Host};
 
-use crate::grpc::OrdersApi;
+use crate::config::OrdersConfig;
+use crate::grpc::{OrdersApi, ReviewApi};
+use crate::workflow::Workflow;
+use crate::events;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
+    let config = OrdersConfig::from_env(&Env::process())?;
     let bus = Bus::attach(host);
-    let api = OrdersApi::new(
-        host.pool().clone(),
-        bus.outbox().clone(),
-        host.clock().clone(),
-    );
-    host.add_service(OrderServiceServer::new(api));
+    let wf = Workflow {
+        outbox: bus.outbox().clone(),
+        clock: host.clock().clone(),
+        config: Arc::new(config),
+    };
+    events::subscribe(&bus, host, &wf).await?;
+    events::timers::start(&bus, host, &wf);
+    let orders = OrdersApi::new(host.pool().clone(), wf);
+    host.add_service(OrderServiceServer::new(orders.clone()));
+    host.add_service(ReviewServiceServer::new(ReviewApi::new(orders, host.pool().clone())));
     Ok(())
 }

@@ -6,10 +6,14 @@
 //! committed. [`app`] wires it all into a `runtime::Host`.
 
 pub mod app;
+pub mod config;
+pub mod convert;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod store;
+pub mod workflow;
 
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};
 

@@ -4,6 +4,8 @@
 pub mod money;
 pub mod order;
 pub mod pan;
+pub mod review;
+pub mod saga;
 
 pub use money::{Currency, Money, MoneyError};
 pub use order::{

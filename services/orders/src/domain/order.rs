@@ -180,6 +180,8 @@ pub struct NewLine {
     pub sku: Sku,
     pub quantity: Quantity,
     pub unit_price: Money,
+    /// The catalog's name for the SKU, filled in when the order is checked against it.
+    pub name: String,
 }
 
 impl NewLine {
@@ -214,8 +216,11 @@ impl NewOrder {
 pub struct OrderLine {
     pub line_id: String,
     pub sku: String,
+    pub name: String,
     pub quantity: i32,
     pub unit_price: Money,
+    pub shipped_quantity: i32,
+    pub cancelled_quantity: i32,
 }
 
 /// An order as stored.
@@ -280,6 +285,7 @@ mod tests {
             sku: Sku::parse("A").unwrap(),
             quantity: Quantity::parse(qty).unwrap(),
             unit_price: Money::new(eur, price),
+            name: String::new(),
         };
         let total = NewOrder::total_of(&[line(1999, 2), line(500, 1)]).unwrap();
         assert_eq!(total, Money::new(eur, 4498));

@@ -97,9 +97,10 @@ pub async fn insert(
         .map(|l| l.quantity.get() as i32)
         .collect();
     let prices: Vec<i64> = order.lines.iter().map(|l| l.unit_price.minor).collect();
+    let names: Vec<&str> = order.lines.iter().map(|l| l.name.as_str()).collect();
     sqlx::query(
-        "INSERT INTO order_lines (order_id, line_id, position, sku, quantity, unit_price_minor)
-         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[])",
+        "INSERT INTO order_lines (order_id, line_id, position, sku, quantity, unit_price_minor, name)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::text[])",
     )
     .bind(id)
     .bind(&line_ids)
@@ -107,6 +108,7 @@ pub async fn insert(
     .bind(&skus)
     .bind(&quantities)
     .bind(&prices)
+    .bind(&names)
     .execute(&mut *conn)
     .await?;
 
@@ -117,8 +119,11 @@ pub async fn insert(
         .map(|(line, line_id)| OrderLine {
             line_id,
             sku: line.sku.as_str().to_owned(),
+            name: line.name.clone(),
             quantity: line.quantity.get() as i32,
             unit_price: line.unit_price,
+            shipped_quantity: 0,
+            cancelled_quantity: 0,
         })
         .collect();
     Ok(Inserted::New(Order {
@@ -161,8 +166,11 @@ struct OrderRow {
 struct LineRow {
     line_id: String,
     sku: String,
+    name: String,
     quantity: i32,
     unit_price_minor: i64,
+    shipped_quantity: i32,
+    cancelled_quantity: i32,
 }
 
 const ORDER_COLUMNS: &str = "id, order_number, status, customer, channel, fulfillment_mode,
@@ -199,7 +207,8 @@ pub async fn get_by_number(
 
 async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, StoreError> {
     let lines: Vec<LineRow> = sqlx::query_as(
-        "SELECT line_id, sku, quantity, unit_price_minor FROM order_lines
+        "SELECT line_id, sku, name, quantity, unit_price_minor, shipped_quantity, cancelled_quantity
+         FROM order_lines
          WHERE order_id = $1 ORDER BY position",
     )
     .bind(row.id)
@@ -232,12 +241,56 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
             .map(|l| OrderLine {
                 line_id: l.line_id,
                 sku: l.sku,
+                name: l.name,
                 quantity: l.quantity,
                 unit_price: Money::new(currency, l.unit_price_minor),
+                shipped_quantity: l.shipped_quantity,
+                cancelled_quantity: l.cancelled_quantity,
             })
             .collect(),
         total: Money::new(currency, row.total_minor),
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// Filters of ListOrders and the review queue; keyset paging on (created_at, id) descending.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub customer_id: Option<String>,
+    pub statuses: Vec<String>,
+    pub channel: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only held orders with a reason of this kind (`HighRiskScore`, …).
+    pub hold_kind: Option<String>,
+    /// The last (created_at, id) of the previous page.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+pub async fn list_ids(conn: &mut PgConnection, f: &Filter) -> Result<Vec<(DateTime<Utc>, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT created_at, id FROM orders
+         WHERE ($1::text IS NULL OR customer_id = $1)
+           AND (cardinality($2::text[]) = 0 OR status = ANY($2))
+           AND ($3::text IS NULL OR channel = $3)
+           AND ($4::timestamptz IS NULL OR created_at >= $4)
+           AND ($5::timestamptz IS NULL OR created_at < $5)
+           AND ($6::text IS NULL OR hold_reasons @> jsonb_build_array(jsonb_build_object('kind', $6::text)))
+           AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $9",
+    )
+    .bind(&f.customer_id)
+    .bind(&f.statuses)
+    .bind(&f.channel)
+    .bind(f.created_after)
+    .bind(f.created_before)
+    .bind(&f.hold_kind)
+    .bind(f.after.map(|(t, _)| t))
+    .bind(f.after.map(|(_, id)| id))
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await
 }

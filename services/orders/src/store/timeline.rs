@@ -42,3 +42,37 @@ pub async fn append(conn: &mut PgConnection, entry: Entry<'_>) -> Result<(), sql
     .await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub kind: String,
+    pub summary: String,
+    pub actor_id: String,
+    pub actor_type: String,
+    pub reason: Option<String>,
+    pub status_before: Option<String>,
+    pub status_after: Option<String>,
+    pub event_id: Option<Uuid>,
+}
+
+/// Entries in the order they happened, after the entry `after` (exclusive).
+pub async fn list(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, occurred_at, kind, summary, actor_id, actor_type, reason, status_before,
+             status_after, event_id
+         FROM order_timeline WHERE order_id = $1 AND ($2::uuid IS NULL OR id > $2)
+         ORDER BY id LIMIT $3",
+    )
+    .bind(order_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

@@ -42,8 +42,8 @@ async fn customers_see_only_their_own_orders_and_anonymous_callers_are_refused()
         });
     })
     .await;
-    let orders = env.start(&orders::SERVICE).await;
-    let mut client = OrderServiceClient::new(orders.channel().await);
+    let app = crate::helpers::TestApp::start_in(env).await;
+    let mut client = OrderServiceClient::new(app.orders.channel().await);
     let alice = token("cust-1", &["customer"]);
     let bob = token("cust-2", &["customer"]);
     let operator = token("op-9", &["operator"]);

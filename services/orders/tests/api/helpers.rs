@@ -3,7 +3,16 @@
 use contracts::common::{self, Address, Channel, Customer, FulfillmentMode, Money, PaymentMethod};
 use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::{NewOrderLine, PaymentInstruction, PlaceOrderRequest};
+use contracts::inventory::{Item, ItemUpserted};
+use messaging::envelope::publish_direct;
 use testkit::{RunningService, TestEnv};
+
+/// What inventory has published to orders in these tests: (sku, name, price in EUR cents).
+pub const CATALOG: [(&str, &str, i64); 3] = [
+    ("TEA-001", "Longjing green tea 250 g", 1250),
+    ("CUP-002", "Celadon tea cup", 899),
+    ("POT-003", "Yixing clay teapot", 45_000),
+];
 use tonic::transport::Channel as GrpcChannel;
 
 pub struct TestApp {
@@ -12,10 +21,49 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Orders with its catalog read model holding [`CATALOG`].
     pub async fn start() -> Self {
-        let env = TestEnv::new().await;
+        Self::start_in(TestEnv::new().await).await
+    }
+
+    pub async fn start_in(env: TestEnv) -> Self {
         let orders = env.start(&orders::SERVICE).await;
-        Self { env, orders }
+        let app = Self { env, orders };
+        app.seed_catalog().await;
+        app
+    }
+
+    /// Plays inventory: publishes the catalog and waits until orders has read it.
+    pub async fn seed_catalog(&self) {
+        for (sku, name, price) in CATALOG {
+            let event = ItemUpserted {
+                sku: sku.into(),
+                item: Some(Item {
+                    sku: sku.into(),
+                    name: name.into(),
+                    unit_price: Some(eur(price)),
+                    active: Some(true),
+                    ..Default::default()
+                }),
+                created: true,
+                upserted_at: None,
+            };
+            publish_direct(self.env.jetstream(), &self.env.subjects(), "ordercycle/inventory", &event)
+                .await
+                .unwrap();
+        }
+        let pool = self.orders.pool.clone();
+        testkit::eventually("the catalog read model", || {
+            let pool = pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog_items")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                (n == CATALOG.len() as i64).then_some(())
+            }
+        })
+        .await;
     }
 
     pub async fn client(&self) -> OrderServiceClient<GrpcChannel> {

@@ -7,6 +7,7 @@ use contracts::time::to_timestamp;
 use runtime::grpc::FieldViolations;
 
 use crate::domain::pan::looks_like_card_number;
+use crate::domain::review::{HoldKind, HoldReason};
 use crate::domain::{
     Address, Channel, Currency, Customer, Fulfillment, Money, NewLine, NewOrder, Order,
     OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
@@ -181,6 +182,7 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
                     sku,
                     quantity,
                     unit_price,
+                    name: String::new(),
                 });
             }
         }
@@ -278,14 +280,14 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
     }
 }
 
-fn money_pb(m: Money) -> common::Money {
+pub fn money_pb(m: Money) -> common::Money {
     common::Money {
         currency_code: m.currency.as_str().to_owned(),
         amount_minor: m.minor,
     }
 }
 
-fn address_pb(a: &Address) -> common::Address {
+pub fn address_pb(a: &Address) -> common::Address {
     common::Address {
         recipient: a.recipient.clone(),
         line1: a.line1.clone(),
@@ -298,7 +300,7 @@ fn address_pb(a: &Address) -> common::Address {
     }
 }
 
-fn customer_pb(c: &Customer) -> common::Customer {
+pub fn customer_pb(c: &Customer) -> common::Customer {
     common::Customer {
         id: c.id.clone(),
         name: c.name.clone(),
@@ -327,7 +329,7 @@ pub fn status_pb(s: OrderStatus) -> pb::OrderStatus {
     }
 }
 
-fn channel_pb(c: Channel) -> common::Channel {
+pub fn channel_pb(c: Channel) -> common::Channel {
     match c {
         Channel::Web => common::Channel::Web,
         Channel::MobileApp => common::Channel::MobileApp,
@@ -338,7 +340,7 @@ fn channel_pb(c: Channel) -> common::Channel {
     }
 }
 
-fn method_pb(m: PaymentMethod) -> common::PaymentMethod {
+pub fn method_pb(m: PaymentMethod) -> common::PaymentMethod {
     match m {
         PaymentMethod::Card => common::PaymentMethod::Card,
         PaymentMethod::Wallet => common::PaymentMethod::Wallet,
@@ -348,25 +350,28 @@ fn method_pb(m: PaymentMethod) -> common::PaymentMethod {
     }
 }
 
-fn lines_pb(order: &Order) -> Vec<pb::OrderLine> {
+pub fn lines_pb(order: &Order) -> Vec<pb::OrderLine> {
     order
         .lines
         .iter()
         .map(|l| pb::OrderLine {
             line_id: l.line_id.clone(),
             sku: l.sku.clone(),
+            name: l.name.clone(),
             quantity: l.quantity,
             unit_price: Some(money_pb(l.unit_price)),
             line_total: Some(money_pb(Money::new(
                 l.unit_price.currency,
                 l.unit_price.minor.saturating_mul(i64::from(l.quantity)),
             ))),
-            ..Default::default()
+            shipped_quantity: l.shipped_quantity,
+            cancelled_quantity: l.cancelled_quantity,
+            returned_quantity: 0,
         })
         .collect()
 }
 
-fn mode_parts(order: &Order) -> (common::FulfillmentMode, String, Option<common::Address>) {
+pub fn mode_parts(order: &Order) -> (common::FulfillmentMode, String, Option<common::Address>) {
     match &order.fulfillment {
         Fulfillment::Ship { address } => (
             common::FulfillmentMode::Ship,
@@ -434,5 +439,107 @@ impl From<&Order> for pb::OrderPlaced {
             shipping_address,
             placed_at: Some(to_timestamp(order.created_at)),
         }
+    }
+}
+
+pub fn hold_reason_pb(reason: &HoldReason) -> pb::HoldReason {
+    pb::HoldReason {
+        kind: match reason.kind {
+            HoldKind::HighRiskScore => pb::HoldReasonKind::HighRiskScore,
+            HoldKind::HighValue => pb::HoldReasonKind::HighValue,
+            HoldKind::Rule => pb::HoldReasonKind::Rule,
+        }
+        .into(),
+        code: reason.code.clone(),
+        description: reason.description.clone(),
+    }
+}
+
+fn ts(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<prost_types::Timestamp> {
+    t.map(to_timestamp)
+}
+
+/// The full order as the API shows it: the order, its saga state, shipments and problems.
+pub fn order_view_pb(
+    order: Order,
+    saga: Option<&crate::store::saga::SagaRow>,
+    shipments: &[crate::store::shipments::ShipmentRow],
+    problems: &[crate::store::shipments::ProblemRow],
+) -> pb::Order {
+    let currency = order.total.currency;
+    let mut view = pb::Order::from(order);
+    let Some(s) = saga else { return view };
+    if let Some(payment) = view.payment.as_mut() {
+        payment.payment_id = s.payment_id.clone().unwrap_or_default();
+        payment.captured_amount = Some(money_pb(Money::new(currency, s.captured_minor)));
+        payment.refunded_amount = Some(money_pb(Money::new(currency, s.refunded_minor)));
+        payment.settled = s.settled;
+        payment.pay_by = ts(s.pay_by);
+        payment.bank_transfer_reference = s.bank_reference.clone().unwrap_or_default();
+    }
+    view.hold_reasons = s.hold_reasons.0.iter().map(hold_reason_pb).collect();
+    view.risk_score = s.risk_score;
+    view.review_deadline = ts(s.review_deadline);
+    view.reviewed_by = s.reviewed_by.clone().unwrap_or_default();
+    view.review_note = s.review_note.clone().unwrap_or_default();
+    view.cancel_reason = s
+        .cancel_reason
+        .as_deref()
+        .and_then(|r| pb::CancelReason::from_str_name(&format!("CANCEL_REASON_{r}")))
+        .unwrap_or(pb::CancelReason::Unspecified)
+        .into();
+    view.cancel_note = s.cancel_note.clone().unwrap_or_default();
+    view.confirmed_at = ts(s.confirmed_at);
+    view.delivered_at = ts(s.delivered_at);
+    view.accept_by = ts(s.accept_by);
+    view.accepted_at = ts(s.accepted_at);
+    view.completed_at = ts(s.completed_at);
+    view.cancelled_at = ts(s.cancelled_at);
+    view.shipments = shipments
+        .iter()
+        .map(|sh| pb::OrderShipment {
+            shipment_id: sh.shipment_id.clone(),
+            fulfillment_id: sh.fulfillment_id.clone(),
+            parcel_id: sh.parcel_id.clone(),
+            warehouse_id: sh.warehouse_id.clone(),
+            carrier: sh.carrier.clone(),
+            tracking_number: sh.tracking_number.clone(),
+            tracking_url: sh.tracking_url.clone(),
+            handed_over_at: ts(sh.handed_over_at),
+            eta: ts(sh.eta),
+            delivered_at: ts(sh.delivered_at),
+        })
+        .collect();
+    view.problems = problems.iter().map(problem_pb).collect();
+    view
+}
+
+pub fn problem_pb(p: &crate::store::shipments::ProblemRow) -> pb::ProblemReport {
+    pb::ProblemReport {
+        id: p.id.to_string(),
+        kind: common::ProblemKind::from_str_name(&p.kind)
+            .unwrap_or(common::ProblemKind::Other)
+            .into(),
+        description: p.description.clone(),
+        lines: p
+            .lines
+            .0
+            .iter()
+            .map(|l| pb::ProblemLine {
+                line_id: l.line_id.clone(),
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            })
+            .collect(),
+        attachment_urls: p.attachment_urls.0.clone(),
+        reported_at: Some(to_timestamp(p.reported_at)),
+        case_id: p.case_id.clone().unwrap_or_default(),
+        resolution: p
+            .resolution
+            .as_deref()
+            .and_then(|r| common::CaseResolution::from_str_name(&format!("CASE_RESOLUTION_{r}")))
+            .unwrap_or(common::CaseResolution::Unspecified)
+            .into(),
+        resolved_at: ts(p.resolved_at),
     }
 }
