@@ -16,10 +16,50 @@ pub trait Event: prost::Message + prost::Name + Default + Clone + Send + Sync + 
 pub struct EventInfo {
     pub subject: &'static str,
     pub type_name: &'static str,
+    /// The services that subscribe to it (DESIGN §2a).
+    pub consumers: &'static [&'static str],
+}
+
+impl EventInfo {
+    /// The service that publishes it: the subject's first token.
+    pub fn producer(&self) -> &'static str {
+        self.subject.split('.').next().unwrap_or(self.subject)
+    }
+}
+
+/// The catalogue of every event as Markdown: `docs/events.md` is this text, and a test fails
+/// when the two drift apart.
+pub fn catalogue_markdown() -> String {
+    let mut out = String::from(
+        "# Events\n\n\
+         Every event ordercycle publishes on NATS JetStream. Generated from\n\
+         `crates/contracts/src/events.rs` (`cargo run -p ordercycle -- events`, or\n\
+         `OC_BLESS=1 cargo test -p contracts` to rewrite this file);\n\
+         a test fails when this file and the code disagree.\n\n\
+         - Subject: `<root>.<subject>`, root `oc` by default (`OC_SUBJECT_ROOT`). Each producer has\n  \
+           one stream, `<ROOT>_<SERVICE>` with subjects `<root>.<service>.>`.\n\
+         - Body: the protobuf message (`content-type: application/protobuf`); decode it with the\n  \
+           files under `proto/`.\n\
+         - Headers (CloudEvents binary mode): `ce-specversion`, `ce-id` (= `Nats-Msg-Id`, the event\n  \
+           id), `ce-type` (the message's full name), `ce-source` (`ordercycle/<service>`), `ce-time`,\n  \
+           `ce-subject` (the aggregate id), `traceparent` (W3C trace context).\n\
+         - Delivery is at least once: consumers deduplicate by `ce-id`.\n\n\
+         | subject | message | producer | consumers |\n|---|---|---|---|\n",
+    );
+    for info in EVENTS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            info.subject,
+            info.type_name,
+            info.producer(),
+            info.consumers.join(", ")
+        ));
+    }
+    out
 }
 
 macro_rules! events {
-    ($($ty:ty => $subject:literal by $field:ident, as $name:literal;)*) => {
+    ($($ty:ty => $subject:literal by $field:ident, as $name:literal, to [$($consumer:literal),*];)*) => {
         $(
             impl Event for $ty {
                 const SUBJECT: &'static str = $subject;
@@ -32,70 +72,70 @@ macro_rules! events {
 
         /// Every event ordercycle publishes.
         pub const EVENTS: &[EventInfo] = &[
-            $(EventInfo { subject: $subject, type_name: $name },)*
+            $(EventInfo { subject: $subject, type_name: $name, consumers: &[$($consumer),*] },)*
         ];
     };
 }
 
 events! {
-    crate::orders::OrderPlaced => "orders.order.placed" by order_id, as "ordercycle.orders.v1.OrderPlaced";
-    crate::orders::OrderHeld => "orders.order.held" by order_id, as "ordercycle.orders.v1.OrderHeld";
-    crate::orders::OrderApproved => "orders.order.approved" by order_id, as "ordercycle.orders.v1.OrderApproved";
-    crate::orders::OrderRejected => "orders.order.rejected" by order_id, as "ordercycle.orders.v1.OrderRejected";
-    crate::orders::ReservationRequested => "orders.reservation.requested" by reservation_id, as "ordercycle.orders.v1.ReservationRequested";
-    crate::orders::PaymentRequested => "orders.payment.requested" by order_id, as "ordercycle.orders.v1.PaymentRequested";
-    crate::orders::OrderConfirmed => "orders.order.confirmed" by order_id, as "ordercycle.orders.v1.OrderConfirmed";
-    crate::orders::ReservationConfirmRequested => "orders.reservation.confirm_requested" by reservation_id, as "ordercycle.orders.v1.ReservationConfirmRequested";
-    crate::orders::FulfillmentRequested => "orders.fulfillment.requested" by order_id, as "ordercycle.orders.v1.FulfillmentRequested";
-    crate::orders::ReservationCommitRequested => "orders.reservation.commit_requested" by reservation_id, as "ordercycle.orders.v1.ReservationCommitRequested";
-    crate::orders::PaymentCaptureRequested => "orders.payment.capture_requested" by order_id, as "ordercycle.orders.v1.PaymentCaptureRequested";
-    crate::orders::OrderDelivered => "orders.order.delivered" by order_id, as "ordercycle.orders.v1.OrderDelivered";
-    crate::orders::OrderAccepted => "orders.order.accepted" by order_id, as "ordercycle.orders.v1.OrderAccepted";
-    crate::orders::OrderProblemReported => "orders.order.problem_reported" by order_id, as "ordercycle.orders.v1.OrderProblemReported";
-    crate::orders::OrderCompleted => "orders.order.completed" by order_id, as "ordercycle.orders.v1.OrderCompleted";
-    crate::orders::OrderCancelled => "orders.order.cancelled" by order_id, as "ordercycle.orders.v1.OrderCancelled";
-    crate::orders::ReservationReleaseRequested => "orders.reservation.release_requested" by reservation_id, as "ordercycle.orders.v1.ReservationReleaseRequested";
-    crate::orders::PaymentVoidRequested => "orders.payment.void_requested" by order_id, as "ordercycle.orders.v1.PaymentVoidRequested";
-    crate::orders::PaymentRefundRequested => "orders.payment.refund_requested" by order_id, as "ordercycle.orders.v1.PaymentRefundRequested";
-    crate::orders::FulfillmentCancelRequested => "orders.fulfillment.cancel_requested" by order_id, as "ordercycle.orders.v1.FulfillmentCancelRequested";
-    crate::orders::ReturnRequested => "orders.return.requested" by return_id, as "ordercycle.orders.v1.ReturnRequested";
-    crate::orders::ReturnApproved => "orders.return.approved" by return_id, as "ordercycle.orders.v1.ReturnApproved";
-    crate::orders::ReturnRejected => "orders.return.rejected" by return_id, as "ordercycle.orders.v1.ReturnRejected";
-    crate::orders::ReturnClosed => "orders.return.closed" by return_id, as "ordercycle.orders.v1.ReturnClosed";
-    crate::orders::ReturnShipmentRequested => "orders.return_shipment.requested" by return_id, as "ordercycle.orders.v1.ReturnShipmentRequested";
-    crate::orders::RestockRequested => "orders.restock.requested" by return_id, as "ordercycle.orders.v1.RestockRequested";
-    crate::inventory::StockReserved => "inventory.reservation.reserved" by reservation_id, as "ordercycle.inventory.v1.StockReserved";
-    crate::inventory::StockShortage => "inventory.reservation.shortage" by reservation_id, as "ordercycle.inventory.v1.StockShortage";
-    crate::inventory::ReservationExpired => "inventory.reservation.expired" by reservation_id, as "ordercycle.inventory.v1.ReservationExpired";
-    crate::inventory::ItemUpserted => "inventory.item.upserted" by sku, as "ordercycle.inventory.v1.ItemUpserted";
-    crate::inventory::StockLow => "inventory.stock.low" by sku, as "ordercycle.inventory.v1.StockLow";
-    crate::payments::RiskAssessed => "payments.risk.assessed" by order_id, as "ordercycle.payments.v1.RiskAssessed";
-    crate::payments::PaymentPending => "payments.payment.pending" by payment_id, as "ordercycle.payments.v1.PaymentPending";
-    crate::payments::PaymentAuthorized => "payments.payment.authorized" by payment_id, as "ordercycle.payments.v1.PaymentAuthorized";
-    crate::payments::PaymentDeclined => "payments.payment.declined" by payment_id, as "ordercycle.payments.v1.PaymentDeclined";
-    crate::payments::PaymentCaptured => "payments.payment.captured" by payment_id, as "ordercycle.payments.v1.PaymentCaptured";
-    crate::payments::PaymentVoided => "payments.payment.voided" by payment_id, as "ordercycle.payments.v1.PaymentVoided";
-    crate::payments::PaymentRefunded => "payments.payment.refunded" by payment_id, as "ordercycle.payments.v1.PaymentRefunded";
-    crate::payments::OrderSettled => "payments.order.settled" by order_id, as "ordercycle.payments.v1.OrderSettled";
-    crate::fulfillment::FulfillmentCreated => "fulfillment.fulfillment.created" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCreated";
-    crate::fulfillment::FulfillmentPicked => "fulfillment.fulfillment.picked" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentPicked";
-    crate::fulfillment::FulfillmentShortPicked => "fulfillment.fulfillment.short_picked" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentShortPicked";
-    crate::fulfillment::ParcelPacked => "fulfillment.fulfillment.packed" by fulfillment_id, as "ordercycle.fulfillment.v1.ParcelPacked";
-    crate::fulfillment::ParcelHandedOver => "fulfillment.fulfillment.handed_over" by fulfillment_id, as "ordercycle.fulfillment.v1.ParcelHandedOver";
-    crate::fulfillment::FulfillmentReadyForPickup => "fulfillment.fulfillment.ready_for_pickup" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentReadyForPickup";
-    crate::fulfillment::FulfillmentPickedUp => "fulfillment.fulfillment.picked_up" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentPickedUp";
-    crate::fulfillment::FulfillmentCancelled => "fulfillment.fulfillment.cancelled" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCancelled";
-    crate::fulfillment::ReturnReceived => "fulfillment.return.received" by return_id, as "ordercycle.fulfillment.v1.ReturnReceived";
-    crate::fulfillment::ReturnInspected => "fulfillment.return.inspected" by return_id, as "ordercycle.fulfillment.v1.ReturnInspected";
-    crate::shipping::ShipmentCreated => "shipping.shipment.created" by shipment_id, as "ordercycle.shipping.v1.ShipmentCreated";
-    crate::shipping::ShipmentStatusChanged => "shipping.shipment.status_changed" by shipment_id, as "ordercycle.shipping.v1.ShipmentStatusChanged";
-    crate::shipping::ShipmentDelivered => "shipping.shipment.delivered" by shipment_id, as "ordercycle.shipping.v1.ShipmentDelivered";
-    crate::shipping::ShipmentDeliveryFailed => "shipping.shipment.delivery_failed" by shipment_id, as "ordercycle.shipping.v1.ShipmentDeliveryFailed";
-    crate::feedback::CaseOpened => "feedback.case.opened" by case_id, as "ordercycle.feedback.v1.CaseOpened";
-    crate::feedback::CaseResolved => "feedback.case.resolved" by case_id, as "ordercycle.feedback.v1.CaseResolved";
-    crate::feedback::SlaBreached => "feedback.sla.breached" by case_id, as "ordercycle.feedback.v1.SlaBreached";
-    crate::feedback::SurveySubmitted => "feedback.survey.submitted" by survey_id, as "ordercycle.feedback.v1.SurveySubmitted";
-    crate::feedback::ReviewPublished => "feedback.review.published" by review_id, as "ordercycle.feedback.v1.ReviewPublished";
+    crate::orders::OrderPlaced => "orders.order.placed" by order_id, as "ordercycle.orders.v1.OrderPlaced", to ["payments", "notifications", "analytics"];
+    crate::orders::OrderHeld => "orders.order.held" by order_id, as "ordercycle.orders.v1.OrderHeld", to ["notifications", "analytics"];
+    crate::orders::OrderApproved => "orders.order.approved" by order_id, as "ordercycle.orders.v1.OrderApproved", to ["notifications", "analytics"];
+    crate::orders::OrderRejected => "orders.order.rejected" by order_id, as "ordercycle.orders.v1.OrderRejected", to ["notifications", "analytics"];
+    crate::orders::ReservationRequested => "orders.reservation.requested" by reservation_id, as "ordercycle.orders.v1.ReservationRequested", to ["inventory"];
+    crate::orders::PaymentRequested => "orders.payment.requested" by order_id, as "ordercycle.orders.v1.PaymentRequested", to ["payments"];
+    crate::orders::OrderConfirmed => "orders.order.confirmed" by order_id, as "ordercycle.orders.v1.OrderConfirmed", to ["notifications", "analytics"];
+    crate::orders::ReservationConfirmRequested => "orders.reservation.confirm_requested" by reservation_id, as "ordercycle.orders.v1.ReservationConfirmRequested", to ["inventory"];
+    crate::orders::FulfillmentRequested => "orders.fulfillment.requested" by order_id, as "ordercycle.orders.v1.FulfillmentRequested", to ["fulfillment"];
+    crate::orders::ReservationCommitRequested => "orders.reservation.commit_requested" by reservation_id, as "ordercycle.orders.v1.ReservationCommitRequested", to ["inventory"];
+    crate::orders::PaymentCaptureRequested => "orders.payment.capture_requested" by order_id, as "ordercycle.orders.v1.PaymentCaptureRequested", to ["payments"];
+    crate::orders::OrderDelivered => "orders.order.delivered" by order_id, as "ordercycle.orders.v1.OrderDelivered", to ["feedback", "analytics"];
+    crate::orders::OrderAccepted => "orders.order.accepted" by order_id, as "ordercycle.orders.v1.OrderAccepted", to ["feedback", "analytics"];
+    crate::orders::OrderProblemReported => "orders.order.problem_reported" by order_id, as "ordercycle.orders.v1.OrderProblemReported", to ["feedback", "analytics"];
+    crate::orders::OrderCompleted => "orders.order.completed" by order_id, as "ordercycle.orders.v1.OrderCompleted", to ["notifications", "analytics"];
+    crate::orders::OrderCancelled => "orders.order.cancelled" by order_id, as "ordercycle.orders.v1.OrderCancelled", to ["notifications", "analytics"];
+    crate::orders::ReservationReleaseRequested => "orders.reservation.release_requested" by reservation_id, as "ordercycle.orders.v1.ReservationReleaseRequested", to ["inventory"];
+    crate::orders::PaymentVoidRequested => "orders.payment.void_requested" by order_id, as "ordercycle.orders.v1.PaymentVoidRequested", to ["payments"];
+    crate::orders::PaymentRefundRequested => "orders.payment.refund_requested" by order_id, as "ordercycle.orders.v1.PaymentRefundRequested", to ["payments"];
+    crate::orders::FulfillmentCancelRequested => "orders.fulfillment.cancel_requested" by order_id, as "ordercycle.orders.v1.FulfillmentCancelRequested", to ["fulfillment"];
+    crate::orders::ReturnRequested => "orders.return.requested" by return_id, as "ordercycle.orders.v1.ReturnRequested", to ["notifications", "analytics"];
+    crate::orders::ReturnApproved => "orders.return.approved" by return_id, as "ordercycle.orders.v1.ReturnApproved", to ["notifications", "analytics"];
+    crate::orders::ReturnRejected => "orders.return.rejected" by return_id, as "ordercycle.orders.v1.ReturnRejected", to ["notifications", "analytics"];
+    crate::orders::ReturnClosed => "orders.return.closed" by return_id, as "ordercycle.orders.v1.ReturnClosed", to ["notifications", "analytics"];
+    crate::orders::ReturnShipmentRequested => "orders.return_shipment.requested" by return_id, as "ordercycle.orders.v1.ReturnShipmentRequested", to ["shipping"];
+    crate::orders::RestockRequested => "orders.restock.requested" by return_id, as "ordercycle.orders.v1.RestockRequested", to ["inventory"];
+    crate::inventory::StockReserved => "inventory.reservation.reserved" by reservation_id, as "ordercycle.inventory.v1.StockReserved", to ["orders"];
+    crate::inventory::StockShortage => "inventory.reservation.shortage" by reservation_id, as "ordercycle.inventory.v1.StockShortage", to ["orders"];
+    crate::inventory::ReservationExpired => "inventory.reservation.expired" by reservation_id, as "ordercycle.inventory.v1.ReservationExpired", to ["orders"];
+    crate::inventory::ItemUpserted => "inventory.item.upserted" by sku, as "ordercycle.inventory.v1.ItemUpserted", to ["orders"];
+    crate::inventory::StockLow => "inventory.stock.low" by sku, as "ordercycle.inventory.v1.StockLow", to ["notifications", "analytics"];
+    crate::payments::RiskAssessed => "payments.risk.assessed" by order_id, as "ordercycle.payments.v1.RiskAssessed", to ["orders"];
+    crate::payments::PaymentPending => "payments.payment.pending" by payment_id, as "ordercycle.payments.v1.PaymentPending", to ["orders", "notifications"];
+    crate::payments::PaymentAuthorized => "payments.payment.authorized" by payment_id, as "ordercycle.payments.v1.PaymentAuthorized", to ["orders"];
+    crate::payments::PaymentDeclined => "payments.payment.declined" by payment_id, as "ordercycle.payments.v1.PaymentDeclined", to ["orders", "notifications"];
+    crate::payments::PaymentCaptured => "payments.payment.captured" by payment_id, as "ordercycle.payments.v1.PaymentCaptured", to ["orders", "notifications", "analytics"];
+    crate::payments::PaymentVoided => "payments.payment.voided" by payment_id, as "ordercycle.payments.v1.PaymentVoided", to ["orders", "notifications", "analytics"];
+    crate::payments::PaymentRefunded => "payments.payment.refunded" by payment_id, as "ordercycle.payments.v1.PaymentRefunded", to ["orders", "notifications", "analytics"];
+    crate::payments::OrderSettled => "payments.order.settled" by order_id, as "ordercycle.payments.v1.OrderSettled", to ["orders"];
+    crate::fulfillment::FulfillmentCreated => "fulfillment.fulfillment.created" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCreated", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::FulfillmentPicked => "fulfillment.fulfillment.picked" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentPicked", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::FulfillmentShortPicked => "fulfillment.fulfillment.short_picked" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentShortPicked", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::ParcelPacked => "fulfillment.fulfillment.packed" by fulfillment_id, as "ordercycle.fulfillment.v1.ParcelPacked", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::ParcelHandedOver => "fulfillment.fulfillment.handed_over" by fulfillment_id, as "ordercycle.fulfillment.v1.ParcelHandedOver", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::FulfillmentReadyForPickup => "fulfillment.fulfillment.ready_for_pickup" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentReadyForPickup", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::FulfillmentPickedUp => "fulfillment.fulfillment.picked_up" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentPickedUp", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::FulfillmentCancelled => "fulfillment.fulfillment.cancelled" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCancelled", to ["orders", "notifications", "analytics"];
+    crate::fulfillment::ReturnReceived => "fulfillment.return.received" by return_id, as "ordercycle.fulfillment.v1.ReturnReceived", to ["orders"];
+    crate::fulfillment::ReturnInspected => "fulfillment.return.inspected" by return_id, as "ordercycle.fulfillment.v1.ReturnInspected", to ["orders"];
+    crate::shipping::ShipmentCreated => "shipping.shipment.created" by shipment_id, as "ordercycle.shipping.v1.ShipmentCreated", to ["orders", "notifications", "analytics"];
+    crate::shipping::ShipmentStatusChanged => "shipping.shipment.status_changed" by shipment_id, as "ordercycle.shipping.v1.ShipmentStatusChanged", to ["orders", "notifications", "analytics"];
+    crate::shipping::ShipmentDelivered => "shipping.shipment.delivered" by shipment_id, as "ordercycle.shipping.v1.ShipmentDelivered", to ["orders", "notifications", "analytics"];
+    crate::shipping::ShipmentDeliveryFailed => "shipping.shipment.delivery_failed" by shipment_id, as "ordercycle.shipping.v1.ShipmentDeliveryFailed", to ["orders", "notifications", "analytics"];
+    crate::feedback::CaseOpened => "feedback.case.opened" by case_id, as "ordercycle.feedback.v1.CaseOpened", to ["analytics"];
+    crate::feedback::CaseResolved => "feedback.case.resolved" by case_id, as "ordercycle.feedback.v1.CaseResolved", to ["orders", "analytics"];
+    crate::feedback::SlaBreached => "feedback.sla.breached" by case_id, as "ordercycle.feedback.v1.SlaBreached", to ["notifications", "analytics"];
+    crate::feedback::SurveySubmitted => "feedback.survey.submitted" by survey_id, as "ordercycle.feedback.v1.SurveySubmitted", to ["analytics"];
+    crate::feedback::ReviewPublished => "feedback.review.published" by review_id, as "ordercycle.feedback.v1.ReviewPublished", to ["analytics"];
 }
 
 #[cfg(test)]
@@ -116,6 +156,19 @@ mod tests {
                 info.type_name
             );
         }
+    }
+
+    #[test]
+    fn docs_events_md_is_the_generated_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/events.md");
+        if std::env::var_os("OC_BLESS").is_some() {
+            std::fs::write(path, catalogue_markdown()).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == catalogue_markdown(),
+            "docs/events.md is stale: run `OC_BLESS=1 cargo test -p contracts`"
+        );
     }
 
     #[test]

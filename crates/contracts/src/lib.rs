@@ -10,7 +10,7 @@
 
 mod events;
 
-pub use events::{EVENTS, Event, EventInfo};
+pub use events::{EVENTS, Event, EventInfo, catalogue_markdown};
 
 /// Generated code, one module per protobuf package.
 pub mod ordercycle {

@@ -5,6 +5,7 @@
 //! - `ordercycle serve <service>` — one service, the container entrypoint; needs JWT settings or
 //!   an explicit `OC_AUTH=off`.
 //! - `ordercycle migrate [service…]` — create and migrate the services' databases, then exit.
+//! - `ordercycle events` — the events catalogue (`docs/events.md`).
 
 mod output;
 mod platform;
@@ -31,6 +32,8 @@ enum Command {
     Serve { service: String },
     /// Create and migrate the databases of the named services (all when none is named).
     Migrate { services: Vec<String> },
+    /// Print the catalogue of every event (subject, message, producer, consumers) as Markdown.
+    Events,
 }
 
 #[tokio::main]
@@ -40,6 +43,10 @@ async fn main() -> std::process::ExitCode {
         Command::Up => platform::up().await,
         Command::Serve { service } => platform::serve(&service).await,
         Command::Migrate { services } => platform::migrate(&services).await,
+        Command::Events => {
+            output::raw(&contracts::catalogue_markdown());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

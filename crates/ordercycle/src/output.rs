@@ -15,6 +15,11 @@ pub fn service_started(name: &str, grpc: SocketAddr, http: SocketAddr) {
     println!("{name:<14} grpc {grpc:<21} http {http}");
 }
 
+/// Text exactly as given (generated documents).
+pub fn raw(text: &str) {
+    print!("{text}");
+}
+
 pub fn note(message: &str) {
     println!("{message}");
 }

@@ -45,6 +45,9 @@ pub struct Settings {
     pub log: LogSettings,
     /// Bounded time for draining RPCs and background work at shutdown (`OC_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
+    /// Values that win over the process environment for [`Settings::env`]: how a test gives one
+    /// in-process service its own `OC_<SERVICE>_…` settings without touching the process.
+    pub overrides: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +260,18 @@ impl Settings {
                 otlp_endpoint: env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             },
             shutdown_grace: Duration::from_secs(env.parse("OC_SHUTDOWN_GRACE_SECS", 20)?),
+            overrides: std::collections::BTreeMap::new(),
+        })
+    }
+
+    /// The variables a service reads its own settings from: [`Settings::overrides`] first, then
+    /// the process environment.
+    pub fn env(&self) -> Env<'_> {
+        Env::from_fn(move |key| {
+            self.overrides
+                .get(key)
+                .cloned()
+                .or_else(|| std::env::var(key).ok().filter(|v| !v.is_empty()))
         })
     }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use contracts::orders::order_service_server::OrderServiceServer;
 use contracts::orders::review_service_server::ReviewServiceServer;
 use messaging::Bus;
-use runtime::config::Env;
 use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
@@ -15,7 +14,7 @@ use crate::workflow::Workflow;
 use crate::events;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
-    let config = OrdersConfig::from_env(&Env::process())?;
+    let config = OrdersConfig::from_env(&host.settings().env())?;
     let bus = Bus::attach(host);
     let wf = Workflow {
         outbox: bus.outbox().clone(),
