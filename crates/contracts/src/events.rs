@@ -134,6 +134,7 @@ events! {
     crate::feedback::CaseOpened => "feedback.case.opened" by case_id, as "ordercycle.feedback.v1.CaseOpened", to ["analytics"];
     crate::feedback::CaseResolved => "feedback.case.resolved" by case_id, as "ordercycle.feedback.v1.CaseResolved", to ["orders", "analytics"];
     crate::feedback::SlaBreached => "feedback.sla.breached" by case_id, as "ordercycle.feedback.v1.SlaBreached", to ["notifications", "analytics"];
+    crate::feedback::SurveyInvited => "feedback.survey.invited" by survey_id, as "ordercycle.feedback.v1.SurveyInvited", to ["notifications", "analytics"];
     crate::feedback::SurveySubmitted => "feedback.survey.submitted" by survey_id, as "ordercycle.feedback.v1.SurveySubmitted", to ["analytics"];
     crate::feedback::ReviewPublished => "feedback.review.published" by review_id, as "ordercycle.feedback.v1.ReviewPublished", to ["analytics"];
 }

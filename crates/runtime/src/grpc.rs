@@ -218,6 +218,17 @@ where
     }
 }
 
+/// A client interceptor that carries the current trace to the called service
+/// (`traceparent` metadata), for services that call each other over gRPC.
+pub fn propagate_trace(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+    if let Some(value) = crate::telemetry::traceparent(&tracing::Span::current())
+        .and_then(|tp| tonic::metadata::MetadataValue::try_from(tp.as_str()).ok())
+    {
+        request.metadata_mut().insert("traceparent", value);
+    }
+    Ok(request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,15 +253,4 @@ mod tests {
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("relation"));
     }
-}
-
-/// A client interceptor that carries the current trace to the called service
-/// (`traceparent` metadata), for services that call each other over gRPC.
-pub fn propagate_trace(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-    if let Some(value) = crate::telemetry::traceparent(&tracing::Span::current())
-        .and_then(|tp| tonic::metadata::MetadataValue::try_from(tp.as_str()).ok())
-    {
-        request.metadata_mut().insert("traceparent", value);
-    }
-    Ok(request)
 }

@@ -1,31 +1,32 @@
-//! Fulfillment: pick, pack, label and weigh; waves, split shipments, store pickup.
+//! The fulfillment service: steps 3 and 11 of the order cycle — pick, pack, label, weigh —
+//! and store pickup and returned parcels.
 //!
-//! Foundation stage: the service owns its database (`ordercycle_fulfillment`, with the messaging
-//! tables), runs its outbox relay, and serves `FulfillmentService` with health and reflection; every RPC
-//! answers UNIMPLEMENTED until its issue lands.
+//! Orders' fulfilment request becomes one fulfilment per allocated warehouse ([`events`]).
+//! Warehouse staff work through [`grpc`]: waves and pick lists sorted along the pick path
+//! ([`domain::pick`]), picking (short picks raise an exception event), packing (weighed
+//! against the catalog, [`domain::weight`]; shipping assigns carrier, tracking number and
+//! label over gRPC), hand-over to the carrier, store pickup with a code, returns received and
+//! graded. SQL lives in [`store`]; [`app`] wires it to a host.
 
-use contracts::fulfillment::fulfillment_service_server::{
-    FulfillmentService, FulfillmentServiceServer,
-};
-use messaging::Bus;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod store;
+
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// How the `ordercycle` binary and the testkit run this service.
 pub static SERVICE: ServiceDef = ServiceDef {
     name: "fulfillment",
-    migrations: &[&messaging::MIGRATOR],
+    migrations: &[&messaging::MIGRATOR, &MIGRATOR],
     build,
 };
 
-#[derive(Clone)]
-struct Api;
-
-impl FulfillmentService for Api {}
-
 fn build(host: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
-    Box::pin(async move {
-        Bus::attach(host);
-        host.add_service(FulfillmentServiceServer::new(Api));
-        Ok(())
-    })
+    Box::pin(app::build(host))
 }

@@ -9,9 +9,9 @@ use messaging::Bus;
 use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
+use crate::events;
 use crate::grpc::{OrdersApi, ReviewApi};
 use crate::workflow::Workflow;
-use crate::events;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let config = OrdersConfig::from_env(&host.settings().env())?;
@@ -25,6 +25,9 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     events::timers::start(&bus, host, &wf);
     let orders = OrdersApi::new(host.pool().clone(), wf);
     host.add_service(OrderServiceServer::new(orders.clone()));
-    host.add_service(ReviewServiceServer::new(ReviewApi::new(orders, host.pool().clone())));
+    host.add_service(ReviewServiceServer::new(ReviewApi::new(
+        orders,
+        host.pool().clone(),
+    )));
     Ok(())
 }

@@ -55,7 +55,8 @@ impl OrdersConfig {
         };
         config.hold_score = number("OC_ORDERS_HOLD_SCORE", 70)? as i32;
         config.unusual_quantity = number("OC_ORDERS_UNUSUAL_QUANTITY", 50)? as i32;
-        config.review_deadline = Duration::from_secs(number("OC_ORDERS_REVIEW_DEADLINE_SECS", 86_400)?);
+        config.review_deadline =
+            Duration::from_secs(number("OC_ORDERS_REVIEW_DEADLINE_SECS", 86_400)?);
         config.reservation_ttl =
             Duration::from_secs(number("OC_ORDERS_RESERVATION_TTL_SECS", 4 * 86_400)?);
         config.auto_accept_after =

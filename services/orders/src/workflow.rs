@@ -15,7 +15,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::config::OrdersConfig;
-use crate::convert::{address_pb, channel_pb, customer_pb, lines_pb, method_pb, mode_parts, money_pb, status_pb};
+use crate::convert::{
+    address_pb, channel_pb, customer_pb, lines_pb, method_pb, mode_parts, money_pb, status_pb,
+};
 use crate::domain::saga::{CancelReason, Command, Input, NotAllowed, Saga};
 use crate::domain::{Fulfillment, Money, Order, OrderStatus, PaymentMethod};
 use crate::store::orders::StoreError;
@@ -234,7 +236,10 @@ impl Step<'_> {
     }
 
     fn reservation_id(&self) -> String {
-        self.row.reservation_id.map(|id| id.to_string()).unwrap_or_default()
+        self.row
+            .reservation_id
+            .map(|id| id.to_string())
+            .unwrap_or_default()
     }
 
     fn payment_id(&self) -> String {
@@ -261,7 +266,12 @@ impl Step<'_> {
     }
 
     /// Writes `event` to the outbox and notes it on the timeline.
-    async fn emit<E: Event>(&self, tx: &mut PgConnection, event: &E, summary: String) -> Result<(), WorkflowError> {
+    async fn emit<E: Event>(
+        &self,
+        tx: &mut PgConnection,
+        event: &E,
+        summary: String,
+    ) -> Result<(), WorkflowError> {
         let event_id = self.wf.outbox.append(tx, event).await?;
         timeline::append(
             tx,
@@ -293,7 +303,9 @@ impl Step<'_> {
                 let ttl = self.wf.config.reservation_ttl;
                 let (mode, pickup_store_id, _) = mode_parts(order);
                 let (country, region) = match &order.fulfillment {
-                    Fulfillment::Ship { address } => (address.country_code.clone(), address.region.clone()),
+                    Fulfillment::Ship { address } => {
+                        (address.country_code.clone(), address.region.clone())
+                    }
                     Fulfillment::StorePickup { .. } => (String::new(), String::new()),
                 };
                 let event = pb::ReservationRequested {
@@ -316,11 +328,13 @@ impl Step<'_> {
                     allow_split: true,
                     ttl: prost_types::Duration::try_from(ttl).ok(),
                     expires_at: Some(to_timestamp(
-                        self.now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(4)),
+                        self.now
+                            + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(4)),
                     )),
                     requested_at: ts,
                 };
-                self.emit(tx, &event, "stock reservation requested".into()).await
+                self.emit(tx, &event, "stock reservation requested".into())
+                    .await
             }
             Command::RequestPayment => {
                 let event = pb::PaymentRequested {
@@ -339,7 +353,8 @@ impl Step<'_> {
                     channel: channel_pb(order.channel).into(),
                     requested_at: ts,
                 };
-                self.emit(tx, &event, format!("payment of {} requested", order.total)).await
+                self.emit(tx, &event, format!("payment of {} requested", order.total))
+                    .await
             }
             Command::ConfirmReservation => {
                 let event = pb::ReservationConfirmRequested {
@@ -370,10 +385,7 @@ impl Step<'_> {
             }
             Command::CommitAndCapture => self.commit_and_capture(tx).await,
             Command::CaptureCollected => {
-                let amount = self
-                    .facts
-                    .cash_collected
-                    .unwrap_or(order.total.minor);
+                let amount = self.facts.cash_collected.unwrap_or(order.total.minor);
                 let event = pb::PaymentCaptureRequested {
                     order_id: id,
                     payment_id: self.payment_id(),
@@ -383,7 +395,12 @@ impl Step<'_> {
                     cash_collected: true,
                     requested_at: ts,
                 };
-                self.emit(tx, &event, format!("capture of {amount} collected on delivery requested")).await
+                self.emit(
+                    tx,
+                    &event,
+                    format!("capture of {amount} collected on delivery requested"),
+                )
+                .await
             }
             Command::CaptureFirstInstallment => {
                 // Payments captures the first installment of the plan and schedules the rest.
@@ -396,7 +413,8 @@ impl Step<'_> {
                     cash_collected: false,
                     requested_at: ts,
                 };
-                self.emit(tx, &event, "first installment capture requested".into()).await
+                self.emit(tx, &event, "first installment capture requested".into())
+                    .await
             }
             Command::ReleaseReservation => {
                 let event = pb::ReservationReleaseRequested {
@@ -414,7 +432,8 @@ impl Step<'_> {
                     reason: self.cancel_reason().into(),
                     requested_at: ts,
                 };
-                self.emit(tx, &event, "stock release requested".into()).await
+                self.emit(tx, &event, "stock release requested".into())
+                    .await
             }
             Command::VoidPayment => {
                 let event = pb::PaymentVoidRequested {
@@ -424,7 +443,8 @@ impl Step<'_> {
                     reason: self.cancel_reason().into(),
                     requested_at: ts,
                 };
-                self.emit(tx, &event, "authorization void requested".into()).await
+                self.emit(tx, &event, "authorization void requested".into())
+                    .await
             }
             Command::RefundCaptured => {
                 // Unset amount: everything captured so far (captures may still be arriving).
@@ -438,7 +458,8 @@ impl Step<'_> {
                     requested_at: ts,
                     ..Default::default()
                 };
-                self.emit(tx, &event, "refund of the captured amount requested".into()).await
+                self.emit(tx, &event, "refund of the captured amount requested".into())
+                    .await
             }
             Command::CancelFulfillment => {
                 let event = pb::FulfillmentCancelRequested {
@@ -447,7 +468,8 @@ impl Step<'_> {
                     reason: self.cancel_reason().into(),
                     requested_at: ts,
                 };
-                self.emit(tx, &event, "fulfilment cancellation requested".into()).await
+                self.emit(tx, &event, "fulfilment cancellation requested".into())
+                    .await
             }
             Command::RefundProblemLines => {
                 let case = self.facts.case.clone().unwrap_or_default();
@@ -463,7 +485,12 @@ impl Step<'_> {
                     requested_at: ts,
                     ..Default::default()
                 };
-                self.emit(tx, &event, format!("refund of {value} requested for case {}", case.case_id)).await
+                self.emit(
+                    tx,
+                    &event,
+                    format!("refund of {value} requested for case {}", case.case_id),
+                )
+                .await
             }
             Command::ReshipProblemLines => {
                 let case = self.facts.case.clone().unwrap_or_default();
@@ -491,12 +518,20 @@ impl Step<'_> {
                     exchange_return_id: String::new(),
                     requested_at: ts,
                 };
-                self.emit(tx, &event, format!("replacement shipment requested for case {}", case.case_id)).await
+                self.emit(
+                    tx,
+                    &event,
+                    format!("replacement shipment requested for case {}", case.case_id),
+                )
+                .await
             }
             Command::ScheduleReviewDeadline => {
-                let deadline = self.now + chrono::Duration::from_std(self.wf.config.review_deadline).unwrap_or(chrono::Duration::days(1));
+                let deadline = self.now
+                    + chrono::Duration::from_std(self.wf.config.review_deadline)
+                        .unwrap_or(chrono::Duration::days(1));
                 store::saga::set_review_deadline(tx, order.id, deadline).await?;
-                timers::schedule(tx, REVIEW_DEADLINE, &id, deadline, &serde_json::json!({})).await?;
+                timers::schedule(tx, REVIEW_DEADLINE, &id, deadline, &serde_json::json!({}))
+                    .await?;
                 Ok(())
             }
             Command::CancelReviewDeadline => {
@@ -504,7 +539,9 @@ impl Step<'_> {
                 Ok(())
             }
             Command::ScheduleAutoAccept => {
-                let at = self.now + chrono::Duration::from_std(self.wf.config.auto_accept_after).unwrap_or(chrono::Duration::days(7));
+                let at = self.now
+                    + chrono::Duration::from_std(self.wf.config.auto_accept_after)
+                        .unwrap_or(chrono::Duration::days(7));
                 store::saga::set_accept_by(tx, order.id, at).await?;
                 timers::schedule(tx, AUTO_ACCEPT, &id, at, &serde_json::json!({})).await?;
                 Ok(())
@@ -515,7 +552,9 @@ impl Step<'_> {
             }
             Command::EmitHeld => {
                 let reasons = &self.row.hold_reasons.0;
-                let deadline = self.now + chrono::Duration::from_std(self.wf.config.review_deadline).unwrap_or(chrono::Duration::days(1));
+                let deadline = self.now
+                    + chrono::Duration::from_std(self.wf.config.review_deadline)
+                        .unwrap_or(chrono::Duration::days(1));
                 let event = pb::OrderHeld {
                     order_id: id,
                     order_number: order.number.clone(),
@@ -528,7 +567,8 @@ impl Step<'_> {
                     held_at: ts,
                 };
                 let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
-                self.emit(tx, &event, format!("held for review: {}", codes.join(", "))).await
+                self.emit(tx, &event, format!("held for review: {}", codes.join(", ")))
+                    .await
             }
             Command::EmitApproved => {
                 let event = pb::OrderApproved {
@@ -538,14 +578,19 @@ impl Step<'_> {
                     reason: self.facts.reason.clone().unwrap_or_default(),
                     approved_at: ts,
                 };
-                self.emit(tx, &event, format!("approved by {}", self.facts.who.id)).await
+                self.emit(tx, &event, format!("approved by {}", self.facts.who.id))
+                    .await
             }
             Command::EmitRejected => {
                 let by_deadline = self.facts.who.kind == "system";
                 let event = pb::OrderRejected {
                     order_id: id,
                     order_number: order.number.clone(),
-                    reviewer_id: if by_deadline { String::new() } else { self.facts.who.id.clone() },
+                    reviewer_id: if by_deadline {
+                        String::new()
+                    } else {
+                        self.facts.who.id.clone()
+                    },
                     reason: self.facts.reason.clone().unwrap_or_default(),
                     by_deadline,
                     customer: Some(customer_pb(&order.customer)),
@@ -569,10 +614,13 @@ impl Step<'_> {
                     placed_at: Some(to_timestamp(order.created_at)),
                     confirmed_at: ts,
                 };
-                self.emit(tx, &event, format!("order {} confirmed", order.number)).await
+                self.emit(tx, &event, format!("order {} confirmed", order.number))
+                    .await
             }
             Command::EmitDelivered => {
-                let accept_by = self.now + chrono::Duration::from_std(self.wf.config.auto_accept_after).unwrap_or(chrono::Duration::days(7));
+                let accept_by = self.now
+                    + chrono::Duration::from_std(self.wf.config.auto_accept_after)
+                        .unwrap_or(chrono::Duration::days(7));
                 let (mode, _, _) = mode_parts(order);
                 let event = pb::OrderDelivered {
                     order_id: id,
@@ -586,7 +634,8 @@ impl Step<'_> {
                     delivered_at: ts,
                     accept_by: Some(to_timestamp(accept_by)),
                 };
-                self.emit(tx, &event, "every shipment delivered".into()).await
+                self.emit(tx, &event, "every shipment delivered".into())
+                    .await
             }
             Command::EmitAccepted => {
                 let auto = self.facts.who.kind == "system";
@@ -597,17 +646,26 @@ impl Step<'_> {
                     auto_accepted: auto,
                     accepted_at: ts,
                 };
-                let summary = if auto { "accepted automatically after the window" } else { "receipt confirmed" };
+                let summary = if auto {
+                    "accepted automatically after the window"
+                } else {
+                    "receipt confirmed"
+                };
                 self.emit(tx, &event, summary.into()).await
             }
             Command::EmitProblemReported => {
                 let Some((problem_id, event)) = &self.facts.problem else {
                     return Ok(());
                 };
-                self.emit(tx, event, format!("problem {problem_id} reported")).await
+                self.emit(tx, event, format!("problem {problem_id} reported"))
+                    .await
             }
             Command::EmitCompleted => {
-                let captured = self.row.captured_minor.max(if self.saga.settled { order.total.minor } else { 0 });
+                let captured = self.row.captured_minor.max(if self.saga.settled {
+                    order.total.minor
+                } else {
+                    0
+                });
                 let event = pb::OrderCompleted {
                     order_id: id,
                     order_number: order.number.clone(),
@@ -619,7 +677,8 @@ impl Step<'_> {
                     placed_at: Some(to_timestamp(order.created_at)),
                     completed_at: ts,
                 };
-                self.emit(tx, &event, format!("order {} completed", order.number)).await
+                self.emit(tx, &event, format!("order {} completed", order.number))
+                    .await
             }
             Command::EmitCancelled(reason) => {
                 let name = store::saga::cancel_reason_name(*reason);
@@ -631,14 +690,22 @@ impl Step<'_> {
                     reason: self.cancel_reason().into(),
                     note: self.facts.reason.clone().unwrap_or_default(),
                     cancelled_by: self.facts.who.id.clone(),
-                    previous_status: status_pb(OrderStatus::parse(&self.row.status).unwrap_or(OrderStatus::Pending)).into(),
+                    previous_status: status_pb(
+                        OrderStatus::parse(&self.row.status).unwrap_or(OrderStatus::Pending),
+                    )
+                    .into(),
                     total: Some(money_pb(order.total)),
                     lines: lines_pb(order),
                     short_lines: self.facts.short_lines.clone(),
                     placed_at: Some(to_timestamp(order.created_at)),
                     cancelled_at: ts,
                 };
-                self.emit(tx, &event, format!("cancelled: {}", name.to_lowercase().replace('_', " "))).await
+                self.emit(
+                    tx,
+                    &event,
+                    format!("cancelled: {}", name.to_lowercase().replace('_', " ")),
+                )
+                .await
             }
         }
     }
@@ -650,7 +717,9 @@ impl Step<'_> {
             CancelReason::CustomerRequest => pb::CancelReason::CustomerRequest,
             CancelReason::Operator => pb::CancelReason::Operator,
             CancelReason::OutOfStock => pb::CancelReason::OutOfStock,
-            CancelReason::PaymentDeclined if self.order.payment_method == PaymentMethod::BankTransfer => {
+            CancelReason::PaymentDeclined
+                if self.order.payment_method == PaymentMethod::BankTransfer =>
+            {
                 pb::CancelReason::PaymentNotReceived
             }
             CancelReason::PaymentDeclined => pb::CancelReason::PaymentDeclined,
@@ -658,7 +727,6 @@ impl Step<'_> {
             CancelReason::FulfillmentFailed => pb::CancelReason::FulfillmentFailed,
         }
     }
-
 
     /// The value of some lines of the order at their unit prices.
     fn lines_value(&self, lines: &[ProblemLine]) -> i64 {
@@ -694,7 +762,12 @@ impl Step<'_> {
             allocations,
             requested_at: ts,
         };
-        self.emit(tx, &commit, format!("stock of parcel {} committed", parcel.parcel_id)).await?;
+        self.emit(
+            tx,
+            &commit,
+            format!("stock of parcel {} committed", parcel.parcel_id),
+        )
+        .await?;
 
         let share = self.lines_value(
             &parcel
@@ -725,6 +798,14 @@ impl Step<'_> {
             cash_collected: cash,
             requested_at: ts,
         };
-        self.emit(tx, &capture, format!("capture of {} requested", Money::new(order.total.currency, amount))).await
+        self.emit(
+            tx,
+            &capture,
+            format!(
+                "capture of {} requested",
+                Money::new(order.total.currency, amount)
+            ),
+        )
+        .await
     }
 }

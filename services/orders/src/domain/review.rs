@@ -38,7 +38,10 @@ pub fn hold_reasons(
         add(
             HoldKind::HighRiskScore,
             "high_risk_score",
-            format!("risk score {risk_score} is at or above {}", config.hold_score),
+            format!(
+                "risk score {risk_score} is at or above {}",
+                config.hold_score
+            ),
         );
     }
     let limit = config.hold_total_for(order.total.currency.as_str());
@@ -60,7 +63,8 @@ pub fn hold_reasons(
             format!("{} units of {}", line.quantity, line.sku),
         );
     }
-    if let (Fulfillment::Ship { address }, Some(billing)) = (&order.fulfillment, &order.billing_address)
+    if let (Fulfillment::Ship { address }, Some(billing)) =
+        (&order.fulfillment, &order.billing_address)
         && address.country_code != billing.country_code
     {
         add(

@@ -55,9 +55,13 @@ pub enum Resolution {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// Payments scored the order; `hold` is true when a review rule fired.
-    RiskAssessed { hold: bool },
+    RiskAssessed {
+        hold: bool,
+    },
     Approve,
-    Reject { by_deadline: bool },
+    Reject {
+        by_deadline: bool,
+    },
     StockReserved,
     StockShortage,
     ReservationExpired,
@@ -66,11 +70,15 @@ pub enum Input {
     PaymentDeclined,
     FulfillmentCreated,
     /// A parcel left the warehouse; `complete` when every line has now left.
-    HandedOver { complete: bool },
+    HandedOver {
+        complete: bool,
+    },
     ReadyForPickup,
     PickedUp,
     /// A shipment was delivered; `all` when every shipment of the order is.
-    ShipmentDelivered { all: bool },
+    ShipmentDelivered {
+        all: bool,
+    },
     ConfirmReceipt,
     AutoAccept,
     ReportProblem,
@@ -209,7 +217,8 @@ impl Saga {
                 _ => {}
             },
             Input::StockShortage
-                if self.status == S::AwaitingStock && self.reservation == Reservation::Requested =>
+                if self.status == S::AwaitingStock
+                    && self.reservation == Reservation::Requested =>
             {
                 next.reservation = Reservation::Short;
                 next.cancel(CancelReason::OutOfStock, &mut commands);
@@ -234,7 +243,11 @@ impl Saga {
                     next.payment = Payment::Accepted;
                     next.reservation = Reservation::Confirmed;
                     next.status = S::Confirmed;
-                    commands.extend([C::EmitConfirmed, C::ConfirmReservation, C::RequestFulfillment]);
+                    commands.extend([
+                        C::EmitConfirmed,
+                        C::ConfirmReservation,
+                        C::RequestFulfillment,
+                    ]);
                     if self.method == PaymentMethod::Installments {
                         commands.push(C::CaptureFirstInstallment);
                     }
@@ -259,10 +272,17 @@ impl Saga {
                 next.status = S::InFulfillment;
             }
             Input::HandedOver { complete }
-                if matches!(self.status, S::Confirmed | S::InFulfillment | S::PartiallyShipped) =>
+                if matches!(
+                    self.status,
+                    S::Confirmed | S::InFulfillment | S::PartiallyShipped
+                ) =>
             {
                 next.shipped_any = true;
-                next.status = if *complete { S::Shipped } else { S::PartiallyShipped };
+                next.status = if *complete {
+                    S::Shipped
+                } else {
+                    S::PartiallyShipped
+                };
                 commands.push(C::CommitAndCapture);
                 if !matches!(self.method, PaymentMethod::CashOnDelivery) {
                     next.captured = true;
@@ -441,7 +461,10 @@ mod tests {
             Command::EmitAccepted,
             Command::EmitCompleted,
         ] {
-            assert!(commands.contains(&expected), "{expected:?} missing: {commands:?}");
+            assert!(
+                commands.contains(&expected),
+                "{expected:?} missing: {commands:?}"
+            );
         }
     }
 
@@ -449,7 +472,10 @@ mod tests {
     fn a_held_order_rejected_at_its_deadline_ends_rejected() {
         let (saga, commands) = run(
             PaymentMethod::Card,
-            &[Input::RiskAssessed { hold: true }, Input::Reject { by_deadline: true }],
+            &[
+                Input::RiskAssessed { hold: true },
+                Input::Reject { by_deadline: true },
+            ],
         );
         assert_eq!(saga.status, OrderStatus::Rejected);
         assert!(commands.contains(&Command::EmitRejected));
@@ -460,7 +486,11 @@ mod tests {
     fn a_decline_releases_the_stock() {
         let (saga, commands) = run(
             PaymentMethod::Card,
-            &[Input::RiskAssessed { hold: false }, Input::StockReserved, Input::PaymentDeclined],
+            &[
+                Input::RiskAssessed { hold: false },
+                Input::StockReserved,
+                Input::PaymentDeclined,
+            ],
         );
         assert_eq!(saga.status, OrderStatus::Cancelled);
         assert!(commands.contains(&Command::ReleaseReservation));
@@ -484,7 +514,10 @@ mod tests {
             Command::VoidPayment,
             Command::CancelFulfillment,
         ] {
-            assert!(commands.contains(&expected), "{expected:?} missing: {commands:?}");
+            assert!(
+                commands.contains(&expected),
+                "{expected:?} missing: {commands:?}"
+            );
         }
     }
 
@@ -499,7 +532,10 @@ mod tests {
         ] {
             saga = saga.apply(&input).unwrap().0;
         }
-        assert!(saga.apply(&Input::Cancel(CancelReason::CustomerRequest)).is_err());
+        assert!(
+            saga.apply(&Input::Cancel(CancelReason::CustomerRequest))
+                .is_err()
+        );
     }
 
     #[test]

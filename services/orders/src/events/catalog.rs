@@ -11,7 +11,11 @@ use crate::store::catalog::{self, ItemUpdate};
 struct UpsertCatalogItem;
 
 impl Handler<ItemUpserted> for UpsertCatalogItem {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ItemUpserted>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ItemUpserted>,
+    ) -> Result<(), HandlerError> {
         let Some(item) = &envelope.event.item else {
             return Err(HandlerError::permanent("item.upserted without an item"));
         };
@@ -40,6 +44,10 @@ impl Handler<ItemUpserted> for UpsertCatalogItem {
     }
 }
 
-pub async fn subscribe(bus: &Bus, host: &mut Host) -> Result<(), messaging::consumer::ConsumerError> {
-    bus.consume::<ItemUpserted, _>(host, UpsertCatalogItem).await
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+) -> Result<(), messaging::consumer::ConsumerError> {
+    bus.consume::<ItemUpserted, _>(host, UpsertCatalogItem)
+        .await
 }

@@ -15,7 +15,11 @@ use crate::workflow::{CaseFacts, Facts, Workflow};
 struct OnFeedback(Workflow);
 
 impl Handler<CaseResolved> for OnFeedback {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<CaseResolved>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<CaseResolved>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         if e.order_id.is_empty() {
             // A general inquiry: nothing for an order to do.
@@ -29,8 +33,20 @@ impl Handler<CaseResolved> for OnFeedback {
             CaseResolution::None | CaseResolution::Unspecified => Resolution::None,
         };
         let problem = Uuid::parse_str(&e.problem_id).ok();
-        let name = e.resolution().as_str_name().trim_start_matches("CASE_RESOLUTION_").to_owned();
-        let mut lines = store::shipments::resolve_problem(tx, id, problem, &e.case_id, &name, self.0.clock.now()).await?;
+        let name = e
+            .resolution()
+            .as_str_name()
+            .trim_start_matches("CASE_RESOLUTION_")
+            .to_owned();
+        let mut lines = store::shipments::resolve_problem(
+            tx,
+            id,
+            problem,
+            &e.case_id,
+            &name,
+            self.0.clock.now(),
+        )
+        .await?;
         if !e.lines.is_empty() {
             lines = e
                 .lines
@@ -42,18 +58,28 @@ impl Handler<CaseResolved> for OnFeedback {
                 })
                 .collect();
         }
-        let mut facts = Facts::event("feedback", envelope.id)
-            .because(format!("case {} resolved: {}", e.case_number, name.to_lowercase()));
+        let mut facts = Facts::event("feedback", envelope.id).because(format!(
+            "case {} resolved: {}",
+            e.case_number,
+            name.to_lowercase()
+        ));
         facts.case = Some(CaseFacts {
             case_id: e.case_id.clone(),
             refund: e.refund_amount.as_ref().map(|m| m.amount_minor),
             lines,
         });
-        self.0.apply(tx, id, Input::CaseResolved(resolution), &facts).await?;
+        self.0
+            .apply(tx, id, Input::CaseResolved(resolution), &facts)
+            .await?;
         Ok(())
     }
 }
 
-pub async fn subscribe(bus: &Bus, host: &mut Host, wf: &Workflow) -> Result<(), messaging::consumer::ConsumerError> {
-    bus.consume::<CaseResolved, _>(host, OnFeedback(wf.clone())).await
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+    wf: &Workflow,
+) -> Result<(), messaging::consumer::ConsumerError> {
+    bus.consume::<CaseResolved, _>(host, OnFeedback(wf.clone()))
+        .await
 }

@@ -17,23 +17,47 @@ use crate::workflow::{Facts, ParcelFacts, Workflow};
 struct OnFulfillment(Workflow);
 
 impl Handler<FulfillmentCreated> for OnFulfillment {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<FulfillmentCreated>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<FulfillmentCreated>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let now = self.0.clock.now();
-        store::shipments::upsert_fulfillment(tx, id, &e.fulfillment_id, &e.warehouse_id, "CREATED", now).await?;
-        let facts = Facts::event("fulfillment", envelope.id)
-            .because(format!("fulfilment {} created in {}", e.fulfillment_id, e.warehouse_id));
-        self.0.apply(tx, id, Input::FulfillmentCreated, &facts).await?;
+        store::shipments::upsert_fulfillment(
+            tx,
+            id,
+            &e.fulfillment_id,
+            &e.warehouse_id,
+            "CREATED",
+            now,
+        )
+        .await?;
+        let facts = Facts::event("fulfillment", envelope.id).because(format!(
+            "fulfilment {} created in {}",
+            e.fulfillment_id, e.warehouse_id
+        ));
+        self.0
+            .apply(tx, id, Input::FulfillmentCreated, &facts)
+            .await?;
         Ok(())
     }
 }
 
 impl Handler<ParcelHandedOver> for OnFulfillment {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ParcelHandedOver>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ParcelHandedOver>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
-        let at = e.handed_over_at.as_ref().and_then(from_timestamp).unwrap_or(envelope.time);
+        let at = e
+            .handed_over_at
+            .as_ref()
+            .and_then(from_timestamp)
+            .unwrap_or(envelope.time);
         let fresh = store::shipments::record_handover(
             tx,
             id,
@@ -52,28 +76,52 @@ impl Handler<ParcelHandedOver> for OnFulfillment {
             // The same parcel reported again under another event id.
             return Ok(());
         }
-        let lines: Vec<(String, i32)> = e.lines.iter().map(|l| (l.line_id.clone(), l.quantity)).collect();
+        let lines: Vec<(String, i32)> = e
+            .lines
+            .iter()
+            .map(|l| (l.line_id.clone(), l.quantity))
+            .collect();
         let complete = store::shipments::add_shipped(tx, id, &lines).await?;
-        let mut facts = Facts::event("fulfillment", envelope.id)
-            .because(format!("parcel {} handed to {} ({})", e.parcel_id, e.carrier, e.tracking_number));
+        let mut facts = Facts::event("fulfillment", envelope.id).because(format!(
+            "parcel {} handed to {} ({})",
+            e.parcel_id, e.carrier, e.tracking_number
+        ));
         facts.parcel = Some(ParcelFacts {
             fulfillment_id: e.fulfillment_id.clone(),
             parcel_id: e.parcel_id.clone(),
             shipment_id: e.shipment_id.clone(),
             warehouse_id: e.warehouse_id.clone(),
-            lines: e.lines.iter().map(|l| (l.line_id.clone(), l.sku.clone(), l.quantity)).collect(),
+            lines: e
+                .lines
+                .iter()
+                .map(|l| (l.line_id.clone(), l.sku.clone(), l.quantity))
+                .collect(),
         });
-        self.0.apply(tx, id, Input::HandedOver { complete }, &facts).await?;
+        self.0
+            .apply(tx, id, Input::HandedOver { complete }, &facts)
+            .await?;
         Ok(())
     }
 }
 
 impl Handler<FulfillmentReadyForPickup> for OnFulfillment {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<FulfillmentReadyForPickup>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<FulfillmentReadyForPickup>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let now = self.0.clock.now();
-        store::shipments::upsert_fulfillment(tx, id, &e.fulfillment_id, &e.warehouse_id, "READY_FOR_PICKUP", now).await?;
+        store::shipments::upsert_fulfillment(
+            tx,
+            id,
+            &e.fulfillment_id,
+            &e.warehouse_id,
+            "READY_FOR_PICKUP",
+            now,
+        )
+        .await?;
         let facts = Facts::event("fulfillment", envelope.id)
             .because(format!("ready for pickup at {}", e.warehouse_id));
         self.0.apply(tx, id, Input::ReadyForPickup, &facts).await?;
@@ -82,12 +130,28 @@ impl Handler<FulfillmentReadyForPickup> for OnFulfillment {
 }
 
 impl Handler<FulfillmentPickedUp> for OnFulfillment {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<FulfillmentPickedUp>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<FulfillmentPickedUp>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let now = self.0.clock.now();
-        store::shipments::upsert_fulfillment(tx, id, &e.fulfillment_id, &e.warehouse_id, "PICKED_UP", now).await?;
-        let lines: Vec<(String, i32)> = e.lines.iter().map(|l| (l.line_id.clone(), l.quantity)).collect();
+        store::shipments::upsert_fulfillment(
+            tx,
+            id,
+            &e.fulfillment_id,
+            &e.warehouse_id,
+            "PICKED_UP",
+            now,
+        )
+        .await?;
+        let lines: Vec<(String, i32)> = e
+            .lines
+            .iter()
+            .map(|l| (l.line_id.clone(), l.quantity))
+            .collect();
         store::shipments::add_shipped(tx, id, &lines).await?;
         let mut facts = Facts::event("fulfillment", envelope.id)
             .because(format!("collected at {}", e.warehouse_id));
@@ -97,7 +161,11 @@ impl Handler<FulfillmentPickedUp> for OnFulfillment {
             parcel_id: e.fulfillment_id.clone(),
             shipment_id: String::new(),
             warehouse_id: e.warehouse_id.clone(),
-            lines: e.lines.iter().map(|l| (l.line_id.clone(), l.sku.clone(), l.quantity)).collect(),
+            lines: e
+                .lines
+                .iter()
+                .map(|l| (l.line_id.clone(), l.sku.clone(), l.quantity))
+                .collect(),
         });
         self.0.apply(tx, id, Input::PickedUp, &facts).await?;
         Ok(())
@@ -105,19 +173,40 @@ impl Handler<FulfillmentPickedUp> for OnFulfillment {
 }
 
 impl Handler<FulfillmentCancelled> for OnFulfillment {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<FulfillmentCancelled>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<FulfillmentCancelled>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let now = self.0.clock.now();
-        store::shipments::upsert_fulfillment(tx, id, &e.fulfillment_id, &e.warehouse_id, "CANCELLED", now).await?;
+        store::shipments::upsert_fulfillment(
+            tx,
+            id,
+            &e.fulfillment_id,
+            &e.warehouse_id,
+            "CANCELLED",
+            now,
+        )
+        .await?;
         Ok(())
     }
 }
 
-pub async fn subscribe(bus: &Bus, host: &mut Host, wf: &Workflow) -> Result<(), messaging::consumer::ConsumerError> {
-    bus.consume::<FulfillmentCreated, _>(host, OnFulfillment(wf.clone())).await?;
-    bus.consume::<ParcelHandedOver, _>(host, OnFulfillment(wf.clone())).await?;
-    bus.consume::<FulfillmentReadyForPickup, _>(host, OnFulfillment(wf.clone())).await?;
-    bus.consume::<FulfillmentPickedUp, _>(host, OnFulfillment(wf.clone())).await?;
-    bus.consume::<FulfillmentCancelled, _>(host, OnFulfillment(wf.clone())).await
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+    wf: &Workflow,
+) -> Result<(), messaging::consumer::ConsumerError> {
+    bus.consume::<FulfillmentCreated, _>(host, OnFulfillment(wf.clone()))
+        .await?;
+    bus.consume::<ParcelHandedOver, _>(host, OnFulfillment(wf.clone()))
+        .await?;
+    bus.consume::<FulfillmentReadyForPickup, _>(host, OnFulfillment(wf.clone()))
+        .await?;
+    bus.consume::<FulfillmentPickedUp, _>(host, OnFulfillment(wf.clone()))
+        .await?;
+    bus.consume::<FulfillmentCancelled, _>(host, OnFulfillment(wf.clone()))
+        .await
 }

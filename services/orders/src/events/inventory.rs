@@ -14,7 +14,11 @@ use crate::workflow::{Facts, Workflow};
 struct OnInventory(Workflow);
 
 /// A reservation answer counts only for the reservation we asked for last.
-async fn is_current(tx: &mut PgConnection, order: uuid::Uuid, reservation_id: &str) -> Result<bool, HandlerError> {
+async fn is_current(
+    tx: &mut PgConnection,
+    order: uuid::Uuid,
+    reservation_id: &str,
+) -> Result<bool, HandlerError> {
     let row = store::saga::read(tx, order).await?;
     Ok(row
         .and_then(|r| r.reservation_id)
@@ -22,7 +26,11 @@ async fn is_current(tx: &mut PgConnection, order: uuid::Uuid, reservation_id: &s
 }
 
 impl Handler<StockReserved> for OnInventory {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<StockReserved>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<StockReserved>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         if !is_current(tx, id, &e.reservation_id).await? {
@@ -39,8 +47,10 @@ impl Handler<StockReserved> for OnInventory {
             })
             .collect();
         store::saga::set_allocations(tx, id, &allocations).await?;
-        let warehouses: std::collections::BTreeSet<&str> =
-            allocations.iter().map(|a| a.warehouse_id.as_str()).collect();
+        let warehouses: std::collections::BTreeSet<&str> = allocations
+            .iter()
+            .map(|a| a.warehouse_id.as_str())
+            .collect();
         let facts = Facts::event("inventory", envelope.id).because(format!(
             "stock reserved in {}",
             warehouses.into_iter().collect::<Vec<_>>().join(", ")
@@ -51,7 +61,11 @@ impl Handler<StockReserved> for OnInventory {
 }
 
 impl Handler<StockShortage> for OnInventory {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<StockShortage>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<StockShortage>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         if !is_current(tx, id, &e.reservation_id).await? {
@@ -60,7 +74,12 @@ impl Handler<StockShortage> for OnInventory {
         let named: Vec<String> = e
             .short_lines
             .iter()
-            .map(|l| format!("{} ({} of {})", l.sku, l.available_quantity, l.requested_quantity))
+            .map(|l| {
+                format!(
+                    "{} ({} of {})",
+                    l.sku, l.available_quantity, l.requested_quantity
+                )
+            })
             .collect();
         let mut facts = Facts::event("inventory", envelope.id)
             .because(format!("out of stock: {}", named.join(", ")));
@@ -80,20 +99,33 @@ impl Handler<StockShortage> for OnInventory {
 }
 
 impl Handler<ReservationExpired> for OnInventory {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ReservationExpired>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ReservationExpired>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         if !is_current(tx, id, &e.reservation_id).await? {
             return Ok(());
         }
         let facts = Facts::event("inventory", envelope.id).because("the stock reservation expired");
-        self.0.apply(tx, id, Input::ReservationExpired, &facts).await?;
+        self.0
+            .apply(tx, id, Input::ReservationExpired, &facts)
+            .await?;
         Ok(())
     }
 }
 
-pub async fn subscribe(bus: &Bus, host: &mut Host, wf: &Workflow) -> Result<(), messaging::consumer::ConsumerError> {
-    bus.consume::<StockReserved, _>(host, OnInventory(wf.clone())).await?;
-    bus.consume::<StockShortage, _>(host, OnInventory(wf.clone())).await?;
-    bus.consume::<ReservationExpired, _>(host, OnInventory(wf.clone())).await
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+    wf: &Workflow,
+) -> Result<(), messaging::consumer::ConsumerError> {
+    bus.consume::<StockReserved, _>(host, OnInventory(wf.clone()))
+        .await?;
+    bus.consume::<StockShortage, _>(host, OnInventory(wf.clone()))
+        .await?;
+    bus.consume::<ReservationExpired, _>(host, OnInventory(wf.clone()))
+        .await
 }

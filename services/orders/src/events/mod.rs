@@ -18,11 +18,16 @@ use crate::workflow::Workflow;
 
 /// Parses an order id carried by an event; a malformed one can never apply.
 fn order_id(raw: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(raw).map_err(|_| HandlerError::permanent(format!("order_id {raw:?} is not a UUID")))
+    Uuid::parse_str(raw)
+        .map_err(|_| HandlerError::permanent(format!("order_id {raw:?} is not a UUID")))
 }
 
 /// Subscribes orders to every fact it reacts to.
-pub async fn subscribe(bus: &Bus, host: &mut Host, wf: &Workflow) -> Result<(), messaging::consumer::ConsumerError> {
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+    wf: &Workflow,
+) -> Result<(), messaging::consumer::ConsumerError> {
     catalog::subscribe(bus, host).await?;
     payments::subscribe(bus, host, wf).await?;
     inventory::subscribe(bus, host, wf).await?;

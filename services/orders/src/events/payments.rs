@@ -19,7 +19,11 @@ use crate::workflow::{Facts, Workflow, WorkflowError};
 struct OnPayments(Workflow);
 
 impl Handler<RiskAssessed> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<RiskAssessed>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<RiskAssessed>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let order = store::orders::get(tx, id)
@@ -33,16 +37,28 @@ impl Handler<RiskAssessed> for OnPayments {
         if row.is_some_and(|r| r.status == "PENDING") {
             store::saga::set_risk(tx, id, e.score, &reasons).await?;
         }
-        let facts = Facts::event("payments", envelope.id).because(format!("risk score {}", e.score));
+        let facts =
+            Facts::event("payments", envelope.id).because(format!("risk score {}", e.score));
         self.0
-            .apply(tx, id, Input::RiskAssessed { hold: !reasons.is_empty() }, &facts)
+            .apply(
+                tx,
+                id,
+                Input::RiskAssessed {
+                    hold: !reasons.is_empty(),
+                },
+                &facts,
+            )
             .await?;
         Ok(())
     }
 }
 
 impl Handler<PaymentPending> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<PaymentPending>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<PaymentPending>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let instructions = e.instructions.clone().unwrap_or_default();
@@ -55,26 +71,44 @@ impl Handler<PaymentPending> for OnPayments {
         )
         .await?;
         self.0
-            .apply(tx, id, Input::PaymentPending, &Facts::event("payments", envelope.id))
+            .apply(
+                tx,
+                id,
+                Input::PaymentPending,
+                &Facts::event("payments", envelope.id),
+            )
             .await?;
         Ok(())
     }
 }
 
 impl Handler<PaymentAuthorized> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<PaymentAuthorized>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<PaymentAuthorized>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         store::saga::set_payment(tx, id, &e.payment_id, None, None).await?;
         self.0
-            .apply(tx, id, Input::PaymentAccepted, &Facts::event("payments", envelope.id))
+            .apply(
+                tx,
+                id,
+                Input::PaymentAccepted,
+                &Facts::event("payments", envelope.id),
+            )
             .await?;
         Ok(())
     }
 }
 
 impl Handler<PaymentDeclined> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<PaymentDeclined>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<PaymentDeclined>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         store::saga::set_payment(tx, id, &e.payment_id, None, None).await?;
@@ -89,7 +123,11 @@ impl Handler<PaymentDeclined> for OnPayments {
 }
 
 impl Handler<PaymentCaptured> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<PaymentCaptured>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<PaymentCaptured>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let total = e.captured_total.as_ref().map(|m| m.amount_minor);
         store::saga::set_money_totals(tx, order_id(&e.order_id)?, total, None).await?;
@@ -98,7 +136,11 @@ impl Handler<PaymentCaptured> for OnPayments {
 }
 
 impl Handler<PaymentRefunded> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<PaymentRefunded>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<PaymentRefunded>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let total = e.refunded_total.as_ref().map(|m| m.amount_minor);
         store::saga::set_money_totals(tx, order_id(&e.order_id)?, None, total).await?;
@@ -107,7 +149,11 @@ impl Handler<PaymentRefunded> for OnPayments {
 }
 
 impl Handler<PaymentVoided> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<PaymentVoided>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<PaymentVoided>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         store::timeline::append(
             tx,
@@ -133,25 +179,46 @@ impl Handler<PaymentVoided> for OnPayments {
 }
 
 impl Handler<OrderSettled> for OnPayments {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<OrderSettled>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<OrderSettled>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
         let total = e.captured_total.as_ref().map(|m| m.amount_minor);
         store::saga::set_money_totals(tx, id, total, None).await?;
         self.0
-            .apply(tx, id, Input::Settled, &Facts::event("payments", envelope.id))
+            .apply(
+                tx,
+                id,
+                Input::Settled,
+                &Facts::event("payments", envelope.id),
+            )
             .await?;
         Ok(())
     }
 }
 
-pub async fn subscribe(bus: &Bus, host: &mut Host, wf: &Workflow) -> Result<(), messaging::consumer::ConsumerError> {
-    bus.consume::<RiskAssessed, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<PaymentPending, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<PaymentAuthorized, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<PaymentDeclined, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<PaymentCaptured, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<PaymentRefunded, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<PaymentVoided, _>(host, OnPayments(wf.clone())).await?;
-    bus.consume::<OrderSettled, _>(host, OnPayments(wf.clone())).await
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+    wf: &Workflow,
+) -> Result<(), messaging::consumer::ConsumerError> {
+    bus.consume::<RiskAssessed, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<PaymentPending, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<PaymentAuthorized, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<PaymentDeclined, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<PaymentCaptured, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<PaymentRefunded, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<PaymentVoided, _>(host, OnPayments(wf.clone()))
+        .await?;
+    bus.consume::<OrderSettled, _>(host, OnPayments(wf.clone()))
+        .await
 }

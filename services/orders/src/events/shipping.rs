@@ -21,7 +21,11 @@ fn outbound(direction: i32) -> bool {
 }
 
 impl Handler<ShipmentCreated> for OnShipping {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ShipmentCreated>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ShipmentCreated>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         if !outbound(e.direction) {
             return Ok(());
@@ -44,12 +48,20 @@ impl Handler<ShipmentCreated> for OnShipping {
 }
 
 impl Handler<ShipmentStatusChanged> for OnShipping {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ShipmentStatusChanged>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ShipmentStatusChanged>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         if !outbound(e.direction) {
             return Ok(());
         }
-        let status = e.status().as_str_name().trim_start_matches("TRACKING_STATUS_").to_owned();
+        let status = e
+            .status()
+            .as_str_name()
+            .trim_start_matches("TRACKING_STATUS_")
+            .to_owned();
         store::shipments::record_tracking(
             tx,
             order_id(&e.order_id)?,
@@ -68,15 +80,28 @@ impl Handler<ShipmentStatusChanged> for OnShipping {
 }
 
 impl Handler<ShipmentDelivered> for OnShipping {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ShipmentDelivered>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ShipmentDelivered>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         if !outbound(e.direction) {
             return Ok(());
         }
         let id = order_id(&e.order_id)?;
-        let at = e.delivered_at.as_ref().and_then(from_timestamp).unwrap_or(envelope.time);
-        let cash = e.cash_collected.as_ref().map(|m| m.amount_minor).filter(|c| *c > 0);
-        let (fresh, all) = store::shipments::record_delivered(tx, id, &e.shipment_id, at, cash).await?;
+        let at = e
+            .delivered_at
+            .as_ref()
+            .and_then(from_timestamp)
+            .unwrap_or(envelope.time);
+        let cash = e
+            .cash_collected
+            .as_ref()
+            .map(|m| m.amount_minor)
+            .filter(|c| *c > 0);
+        let (fresh, all) =
+            store::shipments::record_delivered(tx, id, &e.shipment_id, at, cash).await?;
         if !fresh {
             return Ok(());
         }
@@ -84,13 +109,19 @@ impl Handler<ShipmentDelivered> for OnShipping {
             .because(format!("shipment {} delivered", e.tracking_number));
         facts.cash_collected = cash;
         facts.shipment_id = Some(e.shipment_id.clone());
-        self.0.apply(tx, id, Input::ShipmentDelivered { all }, &facts).await?;
+        self.0
+            .apply(tx, id, Input::ShipmentDelivered { all }, &facts)
+            .await?;
         Ok(())
     }
 }
 
 impl Handler<ShipmentDeliveryFailed> for OnShipping {
-    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope<ShipmentDeliveryFailed>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ShipmentDeliveryFailed>,
+    ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         if !outbound(e.direction) {
             return Ok(());
@@ -106,7 +137,11 @@ impl Handler<ShipmentDeliveryFailed> for OnShipping {
                     "delivery attempt {} of {} failed{}",
                     e.attempt,
                     e.tracking_number,
-                    if e.returning_to_sender { "; returning to sender" } else { "" }
+                    if e.returning_to_sender {
+                        "; returning to sender"
+                    } else {
+                        ""
+                    }
                 ),
                 actor_id: "shipping",
                 actor_type: "service",
@@ -121,9 +156,17 @@ impl Handler<ShipmentDeliveryFailed> for OnShipping {
     }
 }
 
-pub async fn subscribe(bus: &Bus, host: &mut Host, wf: &Workflow) -> Result<(), messaging::consumer::ConsumerError> {
-    bus.consume::<ShipmentCreated, _>(host, OnShipping(wf.clone())).await?;
-    bus.consume::<ShipmentStatusChanged, _>(host, OnShipping(wf.clone())).await?;
-    bus.consume::<ShipmentDelivered, _>(host, OnShipping(wf.clone())).await?;
-    bus.consume::<ShipmentDeliveryFailed, _>(host, OnShipping(wf.clone())).await
+pub async fn subscribe(
+    bus: &Bus,
+    host: &mut Host,
+    wf: &Workflow,
+) -> Result<(), messaging::consumer::ConsumerError> {
+    bus.consume::<ShipmentCreated, _>(host, OnShipping(wf.clone()))
+        .await?;
+    bus.consume::<ShipmentStatusChanged, _>(host, OnShipping(wf.clone()))
+        .await?;
+    bus.consume::<ShipmentDelivered, _>(host, OnShipping(wf.clone()))
+        .await?;
+    bus.consume::<ShipmentDeliveryFailed, _>(host, OnShipping(wf.clone()))
+        .await
 }

@@ -13,7 +13,16 @@ struct ReviewDeadline(Workflow);
 impl TimerHandler for ReviewDeadline {
     async fn fire(&self, tx: &mut PgConnection, timer: &Timer) -> Result<(), HandlerError> {
         let facts = Facts::by(Who::system()).because("no review decision before the deadline");
-        match self.0.apply(tx, order_id(&timer.key)?, Input::Reject { by_deadline: true }, &facts).await {
+        match self
+            .0
+            .apply(
+                tx,
+                order_id(&timer.key)?,
+                Input::Reject { by_deadline: true },
+                &facts,
+            )
+            .await
+        {
             // Decided meanwhile: the deadline no longer matters.
             Ok(_) | Err(WorkflowError::NotAllowed(_)) => Ok(()),
             Err(err) => Err(err.into()),
@@ -26,7 +35,9 @@ struct AutoAccept(Workflow);
 impl TimerHandler for AutoAccept {
     async fn fire(&self, tx: &mut PgConnection, timer: &Timer) -> Result<(), HandlerError> {
         let facts = Facts::by(Who::system()).because("acceptance window passed");
-        self.0.apply(tx, order_id(&timer.key)?, Input::AutoAccept, &facts).await?;
+        self.0
+            .apply(tx, order_id(&timer.key)?, Input::AutoAccept, &facts)
+            .await?;
         Ok(())
     }
 }

@@ -72,7 +72,11 @@ impl OrdersApi {
             }
             Inserted::New(order) => order,
         };
-        let event_id = self.wf.outbox.append(&mut tx, &OrderPlaced::from(&order)).await?;
+        let event_id = self
+            .wf
+            .outbox
+            .append(&mut tx, &OrderPlaced::from(&order))
+            .await?;
         timeline::append(
             &mut tx,
             timeline::Entry {
@@ -129,8 +133,16 @@ impl OrdersApi {
     }
 
     /// Applies a person's action to an order they may act on, then returns its view.
-    async fn act(&self, actor: &Actor, order_id: &str, input: Input, facts: Facts) -> Result<pb::Order, Error> {
-        let order = self.find(actor, &parse_order_id("order_id", order_id)?.to_string()).await?;
+    async fn act(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+        input: Input,
+        facts: Facts,
+    ) -> Result<pb::Order, Error> {
+        let order = self
+            .find(actor, &parse_order_id("order_id", order_id)?.to_string())
+            .await?;
         let mut tx = self.pool.begin().await?;
         self.wf.apply(&mut tx, order.id, input, &facts).await?;
         self.wf.outbox.commit(tx).await?;
@@ -148,15 +160,23 @@ async fn check_catalog(conn: &mut sqlx::PgConnection, order: &mut NewOrder) -> R
     let mut v = FieldViolations::new();
     for (i, line) in order.lines.iter_mut().enumerate() {
         let Some(item) = items.iter().find(|it| it.sku == line.sku.as_str()) else {
-            v.add(format!("lines[{i}].sku"), format!("{} is not in the catalog", line.sku.as_str()));
+            v.add(
+                format!("lines[{i}].sku"),
+                format!("{} is not in the catalog", line.sku.as_str()),
+            );
             continue;
         };
         if !item.active {
-            v.add(format!("lines[{i}].sku"), format!("{} is not for sale", item.sku));
+            v.add(
+                format!("lines[{i}].sku"),
+                format!("{} is not for sale", item.sku),
+            );
             continue;
         }
         let catalog_currency = Currency::parse(&item.currency);
-        if catalog_currency != Some(line.unit_price.currency) || item.unit_price_minor != line.unit_price.minor {
+        if catalog_currency != Some(line.unit_price.currency)
+            || item.unit_price_minor != line.unit_price.minor
+        {
             v.add(
                 format!("lines[{i}].unit_price"),
                 format!(
@@ -179,10 +199,14 @@ fn cancel_reason(actor: &Actor, raw: i32) -> Result<CancelReason, Error> {
     let reason = pb::CancelReason::try_from(raw).unwrap_or(pb::CancelReason::Unspecified);
     match reason {
         pb::CancelReason::Unspecified if actor.is_staff() => Ok(CancelReason::Operator),
-        pb::CancelReason::Unspecified | pb::CancelReason::CustomerRequest => Ok(CancelReason::CustomerRequest),
+        pb::CancelReason::Unspecified | pb::CancelReason::CustomerRequest => {
+            Ok(CancelReason::CustomerRequest)
+        }
         pb::CancelReason::Operator if actor.is_staff() => Ok(CancelReason::Operator),
         pb::CancelReason::OutOfStock if actor.is_staff() => Ok(CancelReason::OutOfStock),
-        pb::CancelReason::FulfillmentFailed if actor.is_staff() => Ok(CancelReason::FulfillmentFailed),
+        pb::CancelReason::FulfillmentFailed if actor.is_staff() => {
+            Ok(CancelReason::FulfillmentFailed)
+        }
         _ => {
             let mut v = FieldViolations::new();
             v.add(
@@ -241,7 +265,11 @@ impl OrderService for OrdersApi {
             .iter()
             .filter_map(|s| pb::OrderStatus::try_from(*s).ok())
             .filter(|s| *s != pb::OrderStatus::Unspecified)
-            .map(|s| s.as_str_name().trim_start_matches("ORDER_STATUS_").to_owned())
+            .map(|s| {
+                s.as_str_name()
+                    .trim_start_matches("ORDER_STATUS_")
+                    .to_owned()
+            })
             .collect();
         let channel = common::Channel::try_from(r.channel)
             .ok()
@@ -261,7 +289,10 @@ impl OrderService for OrdersApi {
             limit,
         };
         let (orders, next_page_token) = self.page(&filter).await?;
-        Ok(Response::new(pb::ListOrdersResponse { orders, next_page_token }))
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders,
+            next_page_token,
+        }))
     }
 
     async fn cancel_order(
@@ -273,19 +304,38 @@ impl OrderService for OrdersApi {
         let r = request.into_inner();
         let mut v = FieldViolations::new();
         v.check(!r.request_id.trim().is_empty(), "request_id", "is required");
-        v.check(r.note.chars().count() <= 1000, "note", "must be at most 1000 characters");
+        v.check(
+            r.note.chars().count() <= 1000,
+            "note",
+            "must be at most 1000 characters",
+        );
         v.into_result()?;
         let reason = cancel_reason(&actor, r.reason)?;
-        let current = self.find(&actor, &parse_order_id("order_id", &r.order_id)?.to_string()).await?;
+        let current = self
+            .find(
+                &actor,
+                &parse_order_id("order_id", &r.order_id)?.to_string(),
+            )
+            .await?;
         if current.status == OrderStatus::Cancelled {
             // Cancelling twice is the same request: answer with the cancelled order.
             let order = self.view(current).await?;
-            return Ok(Response::new(pb::CancelOrderResponse { order: Some(order) }));
+            return Ok(Response::new(pb::CancelOrderResponse {
+                order: Some(order),
+            }));
         }
-        let note = if r.note.trim().is_empty() { "cancelled on request".to_owned() } else { r.note.trim().to_owned() };
+        let note = if r.note.trim().is_empty() {
+            "cancelled on request".to_owned()
+        } else {
+            r.note.trim().to_owned()
+        };
         let facts = Facts::by(who(&actor)).because(note);
-        let order = self.act(&actor, &r.order_id, Input::Cancel(reason), facts).await?;
-        Ok(Response::new(pb::CancelOrderResponse { order: Some(order) }))
+        let order = self
+            .act(&actor, &r.order_id, Input::Cancel(reason), facts)
+            .await?;
+        Ok(Response::new(pb::CancelOrderResponse {
+            order: Some(order),
+        }))
     }
 
     async fn get_order_timeline(
@@ -295,7 +345,12 @@ impl OrderService for OrdersApi {
         let actor = runtime::auth::actor(&request)?;
         actor.require_any(&ANY_CALLER)?;
         let r = request.into_inner();
-        let order = self.find(&actor, &parse_order_id("order_id", &r.order_id)?.to_string()).await?;
+        let order = self
+            .find(
+                &actor,
+                &parse_order_id("order_id", &r.order_id)?.to_string(),
+            )
+            .await?;
         let limit = page_size(r.page_size)?;
         let after = if r.page_token.is_empty() {
             None
@@ -307,9 +362,13 @@ impl OrderService for OrdersApi {
             })?)
         };
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
-        let rows = timeline::list(&mut conn, order.id, after, limit + 1).await.map_err(Error::from)?;
+        let rows = timeline::list(&mut conn, order.id, after, limit + 1)
+            .await
+            .map_err(Error::from)?;
         let next_page_token = if rows.len() as i64 > limit {
-            rows.get(limit as usize - 1).map(|r| r.id.to_string()).unwrap_or_default()
+            rows.get(limit as usize - 1)
+                .map(|r| r.id.to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -340,7 +399,10 @@ impl OrderService for OrdersApi {
                 event_id: e.event_id.map(|id| id.to_string()).unwrap_or_default(),
             })
             .collect();
-        Ok(Response::new(pb::GetOrderTimelineResponse { entries, next_page_token }))
+        Ok(Response::new(pb::GetOrderTimelineResponse {
+            entries,
+            next_page_token,
+        }))
     }
 
     async fn confirm_receipt(
@@ -350,14 +412,28 @@ impl OrderService for OrdersApi {
         let actor = runtime::auth::actor(&request)?;
         actor.require_any(&ANY_CALLER)?;
         let r = request.into_inner();
-        let current = self.find(&actor, &parse_order_id("order_id", &r.order_id)?.to_string()).await?;
-        if matches!(current.status, OrderStatus::Accepted | OrderStatus::Completed) {
+        let current = self
+            .find(
+                &actor,
+                &parse_order_id("order_id", &r.order_id)?.to_string(),
+            )
+            .await?;
+        if matches!(
+            current.status,
+            OrderStatus::Accepted | OrderStatus::Completed
+        ) {
             let order = self.view(current).await?;
-            return Ok(Response::new(pb::ConfirmReceiptResponse { order: Some(order) }));
+            return Ok(Response::new(pb::ConfirmReceiptResponse {
+                order: Some(order),
+            }));
         }
         let facts = Facts::by(who(&actor)).because("receipt confirmed");
-        let order = self.act(&actor, &r.order_id, Input::ConfirmReceipt, facts).await?;
-        Ok(Response::new(pb::ConfirmReceiptResponse { order: Some(order) }))
+        let order = self
+            .act(&actor, &r.order_id, Input::ConfirmReceipt, facts)
+            .await?;
+        Ok(Response::new(pb::ConfirmReceiptResponse {
+            order: Some(order),
+        }))
     }
 
     async fn report_problem(
@@ -367,12 +443,22 @@ impl OrderService for OrdersApi {
         let actor = runtime::auth::actor(&request)?;
         actor.require_any(&ANY_CALLER)?;
         let r = request.into_inner();
-        let order = self.find(&actor, &parse_order_id("order_id", &r.order_id)?.to_string()).await?;
+        let order = self
+            .find(
+                &actor,
+                &parse_order_id("order_id", &r.order_id)?.to_string(),
+            )
+            .await?;
 
         let mut v = FieldViolations::new();
         let request_id = r.request_id.trim().to_owned();
-        v.check(!request_id.is_empty() && request_id.len() <= 128, "request_id", "is required (at most 128 characters)");
-        let kind = common::ProblemKind::try_from(r.kind).unwrap_or(common::ProblemKind::Unspecified);
+        v.check(
+            !request_id.is_empty() && request_id.len() <= 128,
+            "request_id",
+            "is required (at most 128 characters)",
+        );
+        let kind =
+            common::ProblemKind::try_from(r.kind).unwrap_or(common::ProblemKind::Unspecified);
         v.check(
             kind != common::ProblemKind::Unspecified,
             "kind",
@@ -380,7 +466,11 @@ impl OrderService for OrdersApi {
         );
         let description = r.description.trim().to_owned();
         v.check(!description.is_empty(), "description", "is required");
-        v.check(description.chars().count() <= 2000, "description", "must be at most 2000 characters");
+        v.check(
+            description.chars().count() <= 2000,
+            "description",
+            "must be at most 2000 characters",
+        );
         v.check(!r.lines.is_empty(), "lines", "name at least one line");
         let mut lines = Vec::new();
         for (i, l) in r.lines.iter().enumerate() {
@@ -397,14 +487,25 @@ impl OrderService for OrdersApi {
                 }),
             }
         }
-        v.check(r.attachment_urls.len() <= 10, "attachment_urls", "at most 10");
+        v.check(
+            r.attachment_urls.len() <= 10,
+            "attachment_urls",
+            "at most 10",
+        );
         for (i, url) in r.attachment_urls.iter().enumerate() {
-            v.check(url.starts_with("https://"), format!("attachment_urls[{i}]"), "must be an https:// URL");
+            v.check(
+                url.starts_with("https://"),
+                format!("attachment_urls[{i}]"),
+                "must be an https:// URL",
+            );
         }
         v.into_result()?;
 
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        if let Some(existing) = store::shipments::problem_by_request(&mut tx, &request_id).await.map_err(Error::from)? {
+        if let Some(existing) = store::shipments::problem_by_request(&mut tx, &request_id)
+            .await
+            .map_err(Error::from)?
+        {
             if existing.order_id != order.id {
                 return Err(Error::AlreadyExists(format!(
                     "request_id {request_id} was already used for another order"
@@ -414,7 +515,10 @@ impl OrderService for OrdersApi {
             drop(tx);
             let problem = problem_pb(&existing);
             let order = self.view(order).await?;
-            return Ok(Response::new(pb::ReportProblemResponse { order: Some(order), problem: Some(problem) }));
+            return Ok(Response::new(pb::ReportProblemResponse {
+                order: Some(order),
+                problem: Some(problem),
+            }));
         }
         let now = self.wf.clock.now();
         let problem = ProblemRow {
@@ -430,7 +534,9 @@ impl OrderService for OrdersApi {
             resolution: None,
             resolved_at: None,
         };
-        store::shipments::insert_problem(&mut tx, &problem).await.map_err(Error::from)?;
+        store::shipments::insert_problem(&mut tx, &problem)
+            .await
+            .map_err(Error::from)?;
         let mut facts = Facts::by(who(&actor)).because(description.clone());
         facts.problem = Some((
             problem.id,
@@ -443,25 +549,38 @@ impl OrderService for OrdersApi {
                 description,
                 lines: lines
                     .iter()
-                    .map(|l| pb::ProblemLine { line_id: l.line_id.clone(), sku: l.sku.clone(), quantity: l.quantity })
+                    .map(|l| pb::ProblemLine {
+                        line_id: l.line_id.clone(),
+                        sku: l.sku.clone(),
+                        quantity: l.quantity,
+                    })
                     .collect(),
                 attachment_urls: r.attachment_urls,
                 order_total: Some(crate::convert::money_pb(order.total)),
                 reported_at: Some(to_timestamp(now)),
             },
         ));
-        self.wf.apply(&mut tx, order.id, Input::ReportProblem, &facts).await.map_err(Error::from)?;
+        self.wf
+            .apply(&mut tx, order.id, Input::ReportProblem, &facts)
+            .await
+            .map_err(Error::from)?;
         self.wf.outbox.commit(tx).await.map_err(Error::from)?;
         let problem = problem_pb(&problem);
         let order = self.find(&actor, &order.id.to_string()).await?;
         let order = self.view(order).await?;
-        Ok(Response::new(pb::ReportProblemResponse { order: Some(order), problem: Some(problem) }))
+        Ok(Response::new(pb::ReportProblemResponse {
+            order: Some(order),
+            problem: Some(problem),
+        }))
     }
 }
 
 impl OrdersApi {
     /// One page of orders matching `filter`, and the token of the next.
-    pub(super) async fn page(&self, filter: &store::orders::Filter) -> Result<(Vec<pb::Order>, String), Error> {
+    pub(super) async fn page(
+        &self,
+        filter: &store::orders::Filter,
+    ) -> Result<(Vec<pb::Order>, String), Error> {
         let mut probe = filter.clone();
         probe.limit = filter.limit + 1;
         let ids = {
@@ -471,7 +590,9 @@ impl OrdersApi {
         let more = ids.len() as i64 > filter.limit;
         let ids: Vec<_> = ids.into_iter().take(filter.limit as usize).collect();
         let next = if more {
-            ids.last().map(|(t, id)| format!("{}_{id}", t.timestamp_micros())).unwrap_or_default()
+            ids.last()
+                .map(|(t, id)| format!("{}_{id}", t.timestamp_micros()))
+                .unwrap_or_default()
         } else {
             String::new()
         };

@@ -46,7 +46,11 @@ impl ReviewApi {
             "must be the id of the calling operator",
         );
         v.check(!reason.trim().is_empty(), "reason", "is required");
-        v.check(reason.chars().count() <= 1000, "reason", "must be at most 1000 characters");
+        v.check(
+            reason.chars().count() <= 1000,
+            "reason",
+            "must be at most 1000 characters",
+        );
         if id.is_err() {
             v.add("order_id", "must be an order id (UUID)");
         }
@@ -93,7 +97,10 @@ impl ReviewService for ReviewApi {
             ..Default::default()
         };
         let (orders, next_page_token) = self.orders.page(&filter).await?;
-        Ok(Response::new(pb::ListReviewQueueResponse { orders, next_page_token }))
+        Ok(Response::new(pb::ListReviewQueueResponse {
+            orders,
+            next_page_token,
+        }))
     }
 
     async fn approve_order(
@@ -104,9 +111,17 @@ impl ReviewService for ReviewApi {
         actor.require_any(&[Role::Operator])?;
         let r = request.into_inner();
         let order = self
-            .decide(&actor, &r.order_id, &r.reviewer_id, &r.reason, Input::Approve)
+            .decide(
+                &actor,
+                &r.order_id,
+                &r.reviewer_id,
+                &r.reason,
+                Input::Approve,
+            )
             .await?;
-        Ok(Response::new(pb::ApproveOrderResponse { order: Some(order) }))
+        Ok(Response::new(pb::ApproveOrderResponse {
+            order: Some(order),
+        }))
     }
 
     async fn reject_order(
@@ -125,6 +140,8 @@ impl ReviewService for ReviewApi {
                 Input::Reject { by_deadline: false },
             )
             .await?;
-        Ok(Response::new(pb::RejectOrderResponse { order: Some(order) }))
+        Ok(Response::new(pb::RejectOrderResponse {
+            order: Some(order),
+        }))
     }
 }

@@ -269,7 +269,10 @@ pub struct Filter {
     pub limit: i64,
 }
 
-pub async fn list_ids(conn: &mut PgConnection, f: &Filter) -> Result<Vec<(DateTime<Utc>, Uuid)>, sqlx::Error> {
+pub async fn list_ids(
+    conn: &mut PgConnection,
+    f: &Filter,
+) -> Result<Vec<(DateTime<Utc>, Uuid)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT created_at, id FROM orders
          WHERE ($1::text IS NULL OR customer_id = $1)

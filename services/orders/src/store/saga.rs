@@ -59,10 +59,12 @@ const COLUMNS: &str = "status, reservation_state, payment_state, payment_method,
     accepted_at, completed_at, cancelled_at";
 
 pub async fn lock(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<SagaRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"))
-        .bind(order_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn read(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<SagaRow>, sqlx::Error> {

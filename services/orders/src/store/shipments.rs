@@ -45,7 +45,10 @@ pub async fn upsert_fulfillment(
     Ok(())
 }
 
-pub async fn fulfillment_ids(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+pub async fn fulfillment_ids(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT fulfillment_id FROM order_fulfillments WHERE order_id = $1")
         .bind(order_id)
         .fetch_all(conn)
@@ -68,7 +71,11 @@ pub async fn record_handover(
     order_id: Uuid,
     h: &Handover<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let key = if h.shipment_id.is_empty() { h.parcel_id } else { h.shipment_id };
+    let key = if h.shipment_id.is_empty() {
+        h.parcel_id
+    } else {
+        h.shipment_id
+    };
     let existing: Option<Option<DateTime<Utc>>> =
         sqlx::query_scalar("SELECT handed_over_at FROM order_shipments WHERE shipment_id = $1")
             .bind(key)
@@ -201,7 +208,10 @@ pub async fn record_delivered(
     Ok((fresh, all.unwrap_or(false)))
 }
 
-pub async fn list(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<ShipmentRow>, sqlx::Error> {
+pub async fn list(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Vec<ShipmentRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT shipment_id, fulfillment_id, parcel_id, warehouse_id, carrier, tracking_number,
              tracking_url, status, handed_over_at, eta, delivered_at
@@ -268,7 +278,10 @@ pub async fn insert_problem(conn: &mut PgConnection, p: &ProblemRow) -> Result<(
     Ok(())
 }
 
-pub async fn problems(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<ProblemRow>, sqlx::Error> {
+pub async fn problems(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Vec<ProblemRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {PROBLEM_COLUMNS} FROM order_problems WHERE order_id = $1 ORDER BY reported_at"
     ))

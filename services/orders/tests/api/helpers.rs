@@ -1,9 +1,9 @@
 //! Typed helpers: a running orders service and a valid PlaceOrder request to vary.
 
 use contracts::common::{self, Address, Channel, Customer, FulfillmentMode, Money, PaymentMethod};
+use contracts::inventory::{Item, ItemUpserted};
 use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::{NewOrderLine, PaymentInstruction, PlaceOrderRequest};
-use contracts::inventory::{Item, ItemUpserted};
 use messaging::envelope::publish_direct;
 use testkit::{RunningService, TestEnv};
 
@@ -48,9 +48,14 @@ impl TestApp {
                 created: true,
                 upserted_at: None,
             };
-            publish_direct(self.env.jetstream(), &self.env.subjects(), "ordercycle/inventory", &event)
-                .await
-                .unwrap();
+            publish_direct(
+                self.env.jetstream(),
+                &self.env.subjects(),
+                "ordercycle/inventory",
+                &event,
+            )
+            .await
+            .unwrap();
         }
         let pool = self.orders.pool.clone();
         testkit::eventually("the catalog read model", || {

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::blocklist::Kind;
+
 /// What scoring looks at, taken from the `OrderPlaced` event and the customer's history.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFacts {
@@ -15,6 +17,8 @@ pub struct OrderFacts {
     pub recent_orders: i64,
     /// Orders by the same customer ever assessed, this one excluded.
     pub previous_orders: i64,
+    /// Block-list entries in force that match the order: (kind, the entry's reason).
+    pub blocklisted: Vec<(Kind, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +41,11 @@ pub struct RiskRules {
     pub high_value_minor: i64,
     pub velocity_per_hour: i64,
     pub bulk_quantity: i32,
+    /// Points for a blocked customer, e-mail address or phone: enough on its own to reach
+    /// orders' default hold threshold (70).
+    pub blocklist_identity_points: i32,
+    /// Points for a blocked e-mail domain, postal code or country: a signal, not a verdict.
+    pub blocklist_area_points: i32,
 }
 
 impl Default for RiskRules {
@@ -45,6 +54,8 @@ impl Default for RiskRules {
             high_value_minor: 500_000,
             velocity_per_hour: 3,
             bulk_quantity: 20,
+            blocklist_identity_points: 80,
+            blocklist_area_points: 40,
         }
     }
 }
@@ -98,6 +109,22 @@ impl RiskRules {
         if facts.previous_orders == 0 {
             add("first_order", "the customer's first order".to_owned(), 5);
         }
+        for (kind, why) in &facts.blocklisted {
+            let (what, points) = match kind {
+                Kind::Email => ("the e-mail address", self.blocklist_identity_points),
+                Kind::CustomerId => ("the customer", self.blocklist_identity_points),
+                Kind::Phone => ("a phone number", self.blocklist_identity_points),
+                Kind::EmailDomain => ("the e-mail domain", self.blocklist_area_points),
+                Kind::PostalCode => ("a postal code", self.blocklist_area_points),
+                Kind::CountryCode => ("a country", self.blocklist_area_points),
+            };
+            // Names the kind and the operator's reason, never the blocked value itself.
+            add(
+                kind.reason_code(),
+                format!("{what} of this order is on the block list: {why}"),
+                points,
+            );
+        }
         let score = reasons.iter().map(|r| r.points).sum::<i32>().clamp(0, 100);
         Assessment { score, reasons }
     }
@@ -116,6 +143,7 @@ mod tests {
             billing_country: Some("DE".into()),
             recent_orders: 0,
             previous_orders: 4,
+            blocklisted: Vec::new(),
         }
     }
 
@@ -157,6 +185,7 @@ mod tests {
             high_value_minor: 0,
             velocity_per_hour: 0,
             bulk_quantity: 0,
+            ..RiskRules::default()
         };
         let facts = OrderFacts {
             billing_country: Some("FR".into()),
@@ -164,5 +193,22 @@ mod tests {
             ..returning_customer()
         };
         assert!(rules.assess(&facts).score <= 100);
+    }
+
+    #[test]
+    fn a_blocked_email_alone_reaches_the_hold_threshold_and_names_no_value() {
+        let facts = OrderFacts {
+            blocklisted: vec![(Kind::Email, "chargebacks".into())],
+            ..returning_customer()
+        };
+        let a = RiskRules::default().assess(&facts);
+        assert_eq!(a.score, 80);
+        assert_eq!(a.reasons[0].code, "blocklisted_email");
+        assert!(a.reasons[0].description.contains("chargebacks"));
+        let weak = OrderFacts {
+            blocklisted: vec![(Kind::CountryCode, "fraud ring".into())],
+            ..returning_customer()
+        };
+        assert_eq!(RiskRules::default().assess(&weak).score, 40);
     }
 }

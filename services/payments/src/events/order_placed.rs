@@ -1,4 +1,5 @@
-//! `orders.order.placed` → score the order's risk and publish `payments.risk.assessed`.
+//! `orders.order.placed` → score the order's risk (history, velocity, addresses and the block
+//! lists) and publish `payments.risk.assessed`.
 
 use contracts::orders::OrderPlaced;
 use contracts::payments::{RiskAssessed, RiskReason};
@@ -7,6 +8,7 @@ use messaging::{Envelope, Handler, HandlerError, Outbox};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::blocklist::{Kind, Subject};
 use crate::domain::risk::{OrderFacts, RiskRules};
 use crate::store;
 
@@ -39,6 +41,7 @@ impl Handler<OrderPlaced> for AssessRisk {
             .unwrap_or(envelope.time);
         let (recent_orders, previous_orders) =
             store::risk::history(tx, &customer_id, order_id, placed_at).await?;
+        let blocklisted = blocked(tx, placed, &customer_id, self.clock.now()).await?;
         let total = placed.total.clone().unwrap_or_default();
         let facts = OrderFacts {
             total_minor: total.amount_minor,
@@ -54,6 +57,7 @@ impl Handler<OrderPlaced> for AssessRisk {
                 .map(|a| a.country_code.clone()),
             recent_orders,
             previous_orders,
+            blocklisted,
         };
         let assessment = self.rules.assess(&facts);
         let now = self.clock.now();
@@ -79,4 +83,43 @@ impl Handler<OrderPlaced> for AssessRisk {
         tracing::info!(order_id = %order_id, score = assessment.score, "risk assessed");
         Ok(())
     }
+}
+
+/// The block-list entries in force that match this order: (kind, the entry's reason).
+async fn blocked(
+    tx: &mut PgConnection,
+    placed: &OrderPlaced,
+    customer_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(Kind, String)>, sqlx::Error> {
+    let mut subject = Subject {
+        customer_id: customer_id.to_owned(),
+        ..Subject::default()
+    };
+    if let Some(c) = &placed.customer {
+        subject.email = c.email.clone();
+        subject.phones.push(c.phone.clone());
+    }
+    for address in [&placed.shipping_address, &placed.billing_address]
+        .into_iter()
+        .flatten()
+    {
+        subject.phones.push(address.phone.clone());
+        subject.countries.push(address.country_code.clone());
+        if !address.postal_code.trim().is_empty() {
+            subject
+                .postal_codes
+                .push((address.country_code.clone(), address.postal_code.clone()));
+        }
+    }
+    let candidates: Vec<(String, String)> = subject
+        .candidates()
+        .into_iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v))
+        .collect();
+    let entries = store::blocklist::matching(tx, &candidates, now).await?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| Kind::parse(&e.kind).map(|k| (k, e.reason)))
+        .collect())
 }

@@ -1,4 +1,10 @@
 //! Postgres access for payments; functions take a connection so they run in the caller's
-//! transaction.
+//! transaction. No business rule lives here: the rules are in `domain`.
 
+pub mod blocklist;
+pub mod parked;
+pub mod payments;
+pub mod plans;
+pub mod requests;
 pub mod risk;
+pub mod transactions;

@@ -2,4 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bank_transfer;
+mod blocklist;
+mod card;
+mod cash_on_delivery;
+mod helpers;
+mod installments;
 mod risk;
+mod validation;

@@ -1,0 +1,6 @@
+//! Postgres access for fulfillment; every function takes a connection so it runs inside the
+//! caller's transaction.
+
+pub mod fulfillments;
+pub mod parcels;
+pub mod returns;

@@ -1,0 +1,3 @@
+//! Handlers for the events shipping consumes.
+
+pub mod return_shipment_requested;
