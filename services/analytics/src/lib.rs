@@ -1,29 +1,44 @@
-//! Analytics: order archive, KPIs and trends over every event.
+//! Analytics: the order archive, KPIs and trends over every event of the platform.
 //!
-//! Foundation stage: the service owns its database (`ordercycle_analytics`, with the messaging
-//! tables), runs its outbox relay, and serves `AnalyticsService` with health and reflection; every RPC
-//! answers UNIMPLEMENTED until its issue lands.
+//! Analytics only observes (DESIGN §2a). Every fact it subscribes to goes through one generic
+//! handler in [`events`]: the event is kept as it arrived in `raw_events` (its own history —
+//! streams keep a limited one) and projected by [`events::project`] into read models (an order
+//! fact table with every milestone, and tables per payment, fulfillment, parcel, shipment,
+//! return, survey, review, case) in the same transaction as the inbox record, so a redelivered
+//! event counts once. Projections are upserts keyed by each fact's natural id, so the same fact
+//! under a second event id also counts once, and they accept events in any order.
+//! [`rebuild()`] truncates the read models and replays `raw_events` in time order.
+//!
+//! Questions come in through [`grpc`] (`AnalyticsService`), are validated into [`domain`] values
+//! (ranges, buckets, rates) and answered by the SQL in [`store`]. [`report`] renders an HTML
+//! page and an SVG chart from the same queries on the admin HTTP server (`/report.html`,
+//! `/report.svg`). [`app`] wires it all; [`config`] lists the `OC_ANALYTICS_…` settings.
 
-use contracts::analytics::analytics_service_server::{AnalyticsService, AnalyticsServiceServer};
-use messaging::Bus;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod report;
+pub mod store;
+
+mod rebuild;
+
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};
+
+pub use rebuild::{RebuildReport, rebuild};
+
+/// This service's migrations (the messaging tables are applied with them).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// How the `ordercycle` binary and the testkit run this service.
 pub static SERVICE: ServiceDef = ServiceDef {
     name: "analytics",
-    migrations: &[&messaging::MIGRATOR],
+    migrations: &[&messaging::MIGRATOR, &MIGRATOR],
     build,
 };
 
-#[derive(Clone)]
-struct Api;
-
-impl AnalyticsService for Api {}
-
 fn build(host: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
-    Box::pin(async move {
-        Bus::attach(host);
-        host.add_service(AnalyticsServiceServer::new(Api));
-        Ok(())
-    })
+    Box::pin(app::build(host))
 }

@@ -1,29 +1,38 @@
-//! Inventory: catalog, multi-warehouse stock, reservations that never oversell, low-stock alerts, forecast and replenishment.
+//! The inventory service: the catalog, warehouses with their bin layouts, real-time stock per
+//! warehouse and bin, reservations that never oversell, low-stock alerts and replenishment.
 //!
-//! Foundation stage: the service owns its database (`ordercycle_inventory`, with the messaging
-//! tables), runs its outbox relay, and serves `InventoryService` with health and reflection; every RPC
-//! answers UNIMPLEMENTED until its issue lands.
+//! Requests enter through [`grpc`] (protobuf → [`domain`] values, every bad field reported);
+//! orders' reservation requests enter through [`events`], one transaction per event with the
+//! inbox. Either way the change is made through [`store`] in one Postgres transaction together
+//! with the events it causes (outbox) and what follows every stock change
+//! ([`stock_changes`]: low-stock alerts, and notices that [`watch`] fans out to
+//! `WatchAvailability` streams on commit). Overselling is prevented by locking the stock rows a
+//! reservation draws on, in one order every writer keeps, and by a table constraint that no bin
+//! holds more reservations than units. [`replenishment`] turns demand history into reorder
+//! suggestions; [`app`] wires it all into a `runtime::Host`.
 
-use contracts::inventory::inventory_service_server::{InventoryService, InventoryServiceServer};
-use messaging::Bus;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod replenishment;
+pub mod stock_changes;
+pub mod store;
+pub mod watch;
+
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// How the `ordercycle` binary and the testkit run this service.
 pub static SERVICE: ServiceDef = ServiceDef {
     name: "inventory",
-    migrations: &[&messaging::MIGRATOR],
+    migrations: &[&messaging::MIGRATOR, &MIGRATOR],
     build,
 };
 
-#[derive(Clone)]
-struct Api;
-
-impl InventoryService for Api {}
-
 fn build(host: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
-    Box::pin(async move {
-        Bus::attach(host);
-        host.add_service(InventoryServiceServer::new(Api));
-        Ok(())
-    })
+    Box::pin(app::build(host))
 }

@@ -471,8 +471,11 @@ pub fn order_view_pb(
     let Some(s) = saga else { return view };
     if let Some(payment) = view.payment.as_mut() {
         payment.payment_id = s.payment_id.clone().unwrap_or_default();
-        payment.captured_amount = Some(money_pb(Money::new(currency, s.captured_minor)));
-        payment.refunded_amount = Some(money_pb(Money::new(currency, s.refunded_minor)));
+        // Unset until money moved, so a new order reads back exactly as PlaceOrder answered.
+        payment.captured_amount =
+            (s.captured_minor > 0).then(|| money_pb(Money::new(currency, s.captured_minor)));
+        payment.refunded_amount =
+            (s.refunded_minor > 0).then(|| money_pb(Money::new(currency, s.refunded_minor)));
         payment.settled = s.settled;
         payment.pay_by = ts(s.pay_by);
         payment.bank_transfer_reference = s.bank_reference.clone().unwrap_or_default();

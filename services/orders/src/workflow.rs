@@ -44,9 +44,10 @@ impl Who {
         }
     }
 
+    /// Orders' own timers; the timeline leaves a system actor's id empty.
     pub fn system() -> Self {
         Self {
-            id: "orders".to_owned(),
+            id: String::new(),
             kind: "system",
         }
     }

@@ -155,6 +155,7 @@ impl Movements {
     /// Opens the payment of an order and answers orders' request: authorized, declined or
     /// pending. A second request for the same order changes nothing (the first stands).
     pub async fn open(&self, tx: &mut PgConnection, new: NewPayment) -> Result<(), MoveFailure> {
+        store::parked::lock_order(tx, new.order_id).await?;
         let now = self.now();
         let id = Uuid::now_v7();
         // A provider token is kept; a card number (or anything else) in its place never is.

@@ -64,6 +64,8 @@ pub fn parcel_pb(p: &ParcelRow, currency: &str) -> pb::Parcel {
         packed_by: p.packed_by.clone(),
         packed_at: Some(to_timestamp(p.packed_at)),
         handed_over_at: p.handed_over_at.map(to_timestamp),
+        weight_flagged: p.weight_flagged,
+        expected_weight_grams: p.expected_grams,
     }
 }
 

@@ -31,6 +31,9 @@ pub enum Payment {
     Accepted,
     Declined,
     Voided,
+    /// The order died while payments was still deciding: the void went out before there was
+    /// a payment to name, so an acceptance arriving afterwards is voided again.
+    Abandoned,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,12 +402,16 @@ impl Saga {
             self.reservation = Reservation::Released;
             commands.push(Command::ReleaseReservation);
         }
-        if matches!(
-            self.payment,
-            Payment::Requested | Payment::Pending | Payment::Accepted
-        ) {
-            self.payment = Payment::Voided;
-            commands.push(Command::VoidPayment);
+        match self.payment {
+            Payment::Requested => {
+                self.payment = Payment::Abandoned;
+                commands.push(Command::VoidPayment);
+            }
+            Payment::Pending | Payment::Accepted => {
+                self.payment = Payment::Voided;
+                commands.push(Command::VoidPayment);
+            }
+            _ => {}
         }
         if self.captured {
             commands.push(Command::RefundCaptured);
@@ -536,6 +543,26 @@ mod tests {
             saga.apply(&Input::Cancel(CancelReason::CustomerRequest))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_authorization_arriving_after_a_cancel_that_could_not_name_it_is_voided_again() {
+        let (saga, commands) = run(
+            PaymentMethod::Card,
+            &[
+                Input::RiskAssessed { hold: false },
+                Input::StockReserved,
+                Input::Cancel(CancelReason::CustomerRequest),
+                Input::PaymentAccepted,
+                Input::PaymentAccepted,
+            ],
+        );
+        assert_eq!(saga.status, OrderStatus::Cancelled);
+        let voids = commands
+            .iter()
+            .filter(|c| **c == Command::VoidPayment)
+            .count();
+        assert_eq!(voids, 2, "{commands:?}");
     }
 
     #[test]

@@ -36,14 +36,14 @@ fn parse_order_id(field: &str, raw: &str) -> Result<Uuid, Error> {
     })
 }
 
-/// `page_size` within 1..=200 (0 means 50).
-fn page_size(raw: i32) -> Result<i64, Error> {
+/// `page_size` as the protos define it: 0 means `default`, above 500 is capped at 500.
+fn page_size(raw: i32, default: i64) -> Result<i64, Error> {
     match raw {
-        0 => Ok(50),
-        1..=200 => Ok(i64::from(raw)),
+        0 => Ok(default),
+        1.. => Ok(i64::from(raw.min(500))),
         _ => {
             let mut v = FieldViolations::new();
-            v.add("page_size", "must be between 0 and 200");
+            v.add("page_size", "must not be negative");
             Err(Error::InvalidArgument(v))
         }
     }

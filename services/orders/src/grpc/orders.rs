@@ -227,7 +227,12 @@ impl OrderService for OrdersApi {
         let actor = runtime::auth::actor(&request)?;
         actor.require_any(&ANY_CALLER)?;
         let order = self.place(&actor, request.into_inner()).await?;
-        let order = self.view(order).await?;
+        // A new order has no saga facts yet: answer without reading it back.
+        let order = if order.status == OrderStatus::Pending {
+            pb::Order::from(order)
+        } else {
+            self.view(order).await?
+        };
         Ok(Response::new(pb::PlaceOrderResponse { order: Some(order) }))
     }
 
@@ -276,7 +281,7 @@ impl OrderService for OrdersApi {
             .filter(|c| *c != common::Channel::Unspecified)
             .map(|c| c.as_str_name().trim_start_matches("CHANNEL_").to_owned());
         let after = decode_page_token(&r.page_token, &mut v);
-        let limit = page_size(r.page_size)?;
+        let limit = page_size(r.page_size, 50)?;
         v.into_result()?;
         let filter = store::orders::Filter {
             customer_id,
@@ -351,7 +356,7 @@ impl OrderService for OrdersApi {
                 &parse_order_id("order_id", &r.order_id)?.to_string(),
             )
             .await?;
-        let limit = page_size(r.page_size)?;
+        let limit = page_size(r.page_size, 100)?;
         let after = if r.page_token.is_empty() {
             None
         } else {
@@ -471,8 +476,20 @@ impl OrderService for OrdersApi {
             "description",
             "must be at most 2000 characters",
         );
-        v.check(!r.lines.is_empty(), "lines", "name at least one line");
-        let mut lines = Vec::new();
+        // No lines named means the whole order (as the contract says).
+        let mut lines: Vec<ProblemLine> = if r.lines.is_empty() {
+            order
+                .lines
+                .iter()
+                .map(|ol| ProblemLine {
+                    line_id: ol.line_id.clone(),
+                    sku: ol.sku.clone(),
+                    quantity: ol.quantity,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (i, l) in r.lines.iter().enumerate() {
             match order.lines.iter().find(|ol| ol.line_id == l.line_id) {
                 None => v.add(format!("lines[{i}].line_id"), "is not a line of this order"),

@@ -9,10 +9,11 @@ use contracts::orders::{self as pb};
 
 use super::orders::{OrdersApi, decode_page_token};
 use super::{page_size, parse_order_id, who};
+use crate::domain::OrderStatus;
 use crate::domain::saga::Input;
 use crate::error::Error;
 use crate::store;
-use crate::workflow::Facts;
+use crate::workflow::{Facts, WorkflowError};
 
 #[derive(Clone)]
 pub struct ReviewApi {
@@ -64,7 +65,35 @@ impl ReviewApi {
             kind: who(actor).kind,
         })
         .because(reason.trim());
-        self.orders.wf().apply(&mut tx, id, input, &facts).await?;
+        match self
+            .orders
+            .wf()
+            .apply(&mut tx, id, input.clone(), &facts)
+            .await
+        {
+            Ok(_) => {}
+            // Decisions are idempotent by state: the same decision again answers with the order.
+            Err(WorkflowError::NotAllowed(not)) => {
+                // A reviewer already made this decision: answer with the order.
+                let row = store::saga::read(&mut tx, id).await?;
+                let reviewed = row.as_ref().is_some_and(|r| r.reviewed_by.is_some());
+                let decided = reviewed
+                    && match input {
+                        Input::Approve => !matches!(
+                            not.status,
+                            OrderStatus::Pending | OrderStatus::OnHold | OrderStatus::Rejected
+                        ),
+                        _ => not.status == OrderStatus::Rejected,
+                    };
+                drop(tx);
+                return if decided {
+                    self.orders.view_by_id(actor, id).await
+                } else {
+                    Err(WorkflowError::NotAllowed(not).into())
+                };
+            }
+            Err(err) => return Err(err.into()),
+        }
         store::saga::set_review(&mut tx, id, reviewer_id, reason.trim()).await?;
         self.orders.wf().outbox.commit(tx).await?;
         self.orders.view_by_id(actor, id).await
@@ -81,7 +110,7 @@ impl ReviewService for ReviewApi {
         let r = request.into_inner();
         let mut v = FieldViolations::new();
         let after = decode_page_token(&r.page_token, &mut v);
-        let limit = page_size(r.page_size)?;
+        let limit = page_size(r.page_size, 50)?;
         v.into_result()?;
         let hold_kind = match pb::HoldReasonKind::try_from(r.reason_kind) {
             Ok(pb::HoldReasonKind::HighRiskScore) => Some("HighRiskScore"),

@@ -123,6 +123,7 @@ fn payment_name(p: Payment) -> &'static str {
         Payment::Accepted => "ACCEPTED",
         Payment::Declined => "DECLINED",
         Payment::Voided => "VOIDED",
+        Payment::Abandoned => "ABANDONED",
     }
 }
 
@@ -134,6 +135,7 @@ fn payment_parse(name: &str) -> Option<Payment> {
         Payment::Accepted,
         Payment::Declined,
         Payment::Voided,
+        Payment::Abandoned,
     ]
     .into_iter()
     .find(|p| payment_name(*p) == name)
@@ -162,7 +164,8 @@ pub async fn save(
              settled = $5, shipped_any = $6, captured = $7, updated_at = $8,
              confirmed_at = CASE WHEN $2 = 'CONFIRMED' THEN coalesce(confirmed_at, $8) ELSE confirmed_at END,
              delivered_at = CASE WHEN $2 = 'DELIVERED' THEN coalesce(delivered_at, $8) ELSE delivered_at END,
-             accepted_at = CASE WHEN $2 = 'ACCEPTED' THEN coalesce(accepted_at, $8) ELSE accepted_at END,
+             -- accepted and settled in one step goes straight to COMPLETED: still accepted then
+             accepted_at = CASE WHEN $2 IN ('ACCEPTED', 'COMPLETED') THEN coalesce(accepted_at, $8) ELSE accepted_at END,
              completed_at = CASE WHEN $2 = 'COMPLETED' THEN coalesce(completed_at, $8) ELSE completed_at END,
              cancelled_at = CASE WHEN $2 IN ('CANCELLED', 'REJECTED') THEN coalesce(cancelled_at, $8) ELSE cancelled_at END,
              -- the provider token is only needed until payments has it

@@ -178,12 +178,14 @@ pub async fn record_delivered(
     at: DateTime<Utc>,
     cash_collected_minor: Option<i64>,
 ) -> Result<(bool, bool), sqlx::Error> {
-    let before: Option<String> =
-        sqlx::query_scalar("SELECT status FROM order_shipments WHERE shipment_id = $1")
+    // Only shipping's `delivered` fact sets delivered_at; a tracking status change to DELIVERED
+    // (published with it, and possibly heard first) sets only the status.
+    let before: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT delivered_at FROM order_shipments WHERE shipment_id = $1")
             .bind(shipment_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let fresh = before.as_deref() != Some("DELIVERED");
+    let fresh = !matches!(before, Some(Some(_)));
     sqlx::query(
         "INSERT INTO order_shipments (shipment_id, order_id, status, delivered_at, cash_collected_minor)
          VALUES ($1, $2, 'DELIVERED', $3, $4)
@@ -199,7 +201,7 @@ pub async fn record_delivered(
     .execute(&mut *conn)
     .await?;
     let all: Option<bool> = sqlx::query_scalar(
-        "SELECT bool_and(status = 'DELIVERED') FROM order_shipments
+        "SELECT bool_and(delivered_at IS NOT NULL) FROM order_shipments
          WHERE order_id = $1 AND handed_over_at IS NOT NULL",
     )
     .bind(order_id)

@@ -5,4 +5,9 @@
 mod helpers;
 
 mod auth;
+mod cancel;
+mod history;
 mod place_order;
+mod receipt;
+mod review;
+mod saga;

@@ -36,6 +36,7 @@ pub(crate) async fn locked_payment(
 ) -> Result<(Uuid, Option<PaymentRow>), HandlerError> {
     let order = Uuid::parse_str(order_id)
         .map_err(|_| HandlerError::permanent(format!("order_id {order_id:?} is not a UUID")))?;
+    store::parked::lock_order(tx, order).await?;
     let payment = payments::get(tx, Key::Order(order), true).await?;
     if let Some(p) = &payment
         && !payment_id.is_empty()

@@ -7,6 +7,17 @@ use uuid::Uuid;
 
 use crate::movements::MoveRequest;
 
+/// Serializes everything that opens an order's payment or parks a request for it, so a request
+/// never parks after the payment opened and looked for parked requests (both run in their own
+/// transactions; without this lock each could miss the other's uncommitted row).
+pub async fn lock_order(conn: &mut PgConnection, order_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('payments.order:' || $1::text))")
+        .bind(order_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Parks a request; a second one with the same natural key is the same request.
 pub async fn park(
     conn: &mut PgConnection,

@@ -1,0 +1,36 @@
+//! Wires analytics into its host: the consumers of every fact (one durable consumer per
+//! subject, all recording through [`crate::events::Record`]), the gRPC API and the report
+//! routes on the admin HTTP server.
+
+use std::sync::Arc;
+
+use contracts::analytics::analytics_service_server::AnalyticsServiceServer;
+use messaging::Bus;
+use runtime::{BoxError, Host};
+
+use crate::config::Config;
+use crate::events::{self, Record};
+use crate::grpc::AnalyticsApi;
+
+/// Builds the service with its configuration from `OC_ANALYTICS_…` variables.
+pub async fn build(host: &mut Host) -> Result<(), BoxError> {
+    let config = Config::from_env(&host.settings().env())?;
+    build_with(host, config).await
+}
+
+/// Builds the service with `config` (tests and embedders pass their own).
+pub async fn build_with(host: &mut Host, config: Config) -> Result<(), BoxError> {
+    let bus = Bus::attach(host);
+    let record = Record {
+        clock: host.clock().clone(),
+    };
+    events::subscribe(&bus, host, &record).await?;
+    let api = AnalyticsApi {
+        pool: host.pool().clone(),
+        clock: host.clock().clone(),
+        config: Arc::new(config),
+    };
+    host.add_admin_routes(crate::report::routes(api.clone()));
+    host.add_service(AnalyticsServiceServer::new(api));
+    Ok(())
+}

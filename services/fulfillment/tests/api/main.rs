@@ -1,0 +1,10 @@
+//! Fulfillment over real gRPC, NATS and Postgres, with the real shipping service assigning
+//! carriers, tracking numbers and labels.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod pickup;
+mod returns;
+mod ship;

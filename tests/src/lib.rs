@@ -1,0 +1,1 @@
+//! Cross-service tests live in `tests/e2e/`; this crate has no library code.

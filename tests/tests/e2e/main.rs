@@ -1,0 +1,7 @@
+//! The order cycle across services, in-process through testkit, against real NATS and
+//! Postgres.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod platform;
+mod thin_slice;

@@ -1,0 +1,41 @@
+//! Every service of the platform started together, as `ordercycle up` does.
+
+use runtime::ServiceDef;
+use testkit::{RunningService, TestEnv};
+
+pub static ALL: [&ServiceDef; 8] = [
+    &orders::SERVICE,
+    &inventory::SERVICE,
+    &payments::SERVICE,
+    &fulfillment::SERVICE,
+    &shipping::SERVICE,
+    &notifications::SERVICE,
+    &feedback::SERVICE,
+    &analytics::SERVICE,
+];
+
+pub struct Platform {
+    pub env: TestEnv,
+    pub services: Vec<RunningService>,
+}
+
+impl Platform {
+    pub async fn start() -> Self {
+        Self::start_in(TestEnv::new().await).await
+    }
+
+    pub async fn start_in(env: TestEnv) -> Self {
+        let mut services = Vec::new();
+        for def in ALL {
+            services.push(env.start(def).await);
+        }
+        Self { env, services }
+    }
+
+    pub fn service(&self, name: &str) -> &RunningService {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} is not running"))
+    }
+}
