@@ -110,6 +110,9 @@ impl From<Row> for Outgoing {
     }
 }
 
+/// How long one publish, or its ack, may take before the row is released for a retry.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 enum RoundError {
     #[error("outbox query failed: {0}")]
@@ -231,25 +234,33 @@ impl Relay {
         let total = events.len();
 
         // Send every publish before awaiting any ack: the acks pipeline on one connection.
+        // Every wait is bounded: a publish or an ack that never comes must release the claim
+        // (below) rather than stall the relay while its rows wait for the lease to expire.
         let mut pending = Vec::with_capacity(total);
         for event in &events {
             let subject = self.subjects.absolute(&event.subject);
-            let sent = self
-                .jetstream
-                .publish_with_headers(
+            let sent = tokio::time::timeout(
+                PUBLISH_TIMEOUT,
+                self.jetstream.publish_with_headers(
                     subject,
                     event.headers(&self.source),
                     event.payload.clone().into(),
-                )
-                .await;
+                ),
+            )
+            .await
+            .map_err(|_| "publish timed out".to_owned())
+            .and_then(|sent| sent.map_err(|e| e.to_string()));
             pending.push((event, sent));
         }
         let mut published = Vec::with_capacity(total);
         let mut failed = Vec::new();
         let acks = futures::future::join_all(pending.into_iter().map(|(event, sent)| async move {
             let acked = match sent {
-                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
+                Ok(ack) => match tokio::time::timeout(PUBLISH_TIMEOUT, ack).await {
+                    Ok(acked) => acked.map(|_| ()).map_err(|e| e.to_string()),
+                    Err(_) => Err("publish ack timed out".to_owned()),
+                },
+                Err(err) => Err(err),
             };
             (event, acked)
         }))

@@ -344,7 +344,8 @@ impl App {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(grpc),
+                // Without TCP_NODELAY every small response waits on delayed ACKs (~40 ms).
+                tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 async {
                     let _ = grpc_stopped.await;
                 },

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use contracts::orders::order_service_server::OrderServiceServer;
-use contracts::orders::return_service_server::{ReturnService, ReturnServiceServer};
+use contracts::orders::return_service_server::ReturnServiceServer;
 use contracts::orders::review_service_server::ReviewServiceServer;
 use messaging::Bus;
 use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
 use crate::events;
-use crate::grpc::{OrdersApi, ReviewApi};
+use crate::grpc::{OrdersApi, ReturnsApi, ReviewApi};
 use crate::workflow::Workflow;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
@@ -24,18 +24,15 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     };
     events::subscribe(&bus, host, &wf).await?;
     events::timers::start(&bus, host, &wf);
+    host.add_service(ReturnServiceServer::new(ReturnsApi::new(
+        host.pool().clone(),
+        wf.clone(),
+    )));
     let orders = OrdersApi::new(host.pool().clone(), wf);
     host.add_service(OrderServiceServer::new(orders.clone()));
     host.add_service(ReviewServiceServer::new(ReviewApi::new(
         orders,
         host.pool().clone(),
     )));
-    // Returns (RMA) answer UNIMPLEMENTED until the returns issue lands.
-    host.add_service(ReturnServiceServer::new(Returns));
     Ok(())
 }
-
-#[derive(Clone)]
-struct Returns;
-
-impl ReturnService for Returns {}

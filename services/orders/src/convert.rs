@@ -46,7 +46,7 @@ fn money(v: &mut FieldViolations, field: &str, money: Option<&common::Money>) ->
     currency.map(|c| Money::new(c, money.amount_minor))
 }
 
-fn address(v: &mut FieldViolations, field: &str, a: &common::Address) -> Address {
+pub(crate) fn address(v: &mut FieldViolations, field: &str, a: &common::Address) -> Address {
     let mut f = |name: &str, value: &str, required: bool, max: usize| {
         text(v, &format!("{field}.{name}"), value, required, max)
     };
@@ -126,6 +126,18 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
         let channel = channel(r.channel);
         if channel.is_none() {
             v.add("channel", "must be one of CHANNEL_WEB … CHANNEL_API");
+        }
+        let channel_ref = text(&mut v, "channel_ref", &r.channel_ref, false, 128);
+        if channel_ref.is_empty() {
+            match channel {
+                Some(Channel::Store) => {
+                    v.add("channel_ref", "the store that took the order is required")
+                }
+                Some(Channel::Phone) => {
+                    v.add("channel_ref", "the agent who took the order is required")
+                }
+                _ => {}
+            }
         }
 
         let fulfillment = match common::FulfillmentMode::try_from(r.fulfillment_mode) {
@@ -268,6 +280,7 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
                     request_id,
                     customer,
                     channel,
+                    channel_ref,
                     fulfillment,
                     billing_address,
                     lines,
@@ -366,6 +379,7 @@ pub fn lines_pb(order: &Order) -> Vec<pb::OrderLine> {
             ))),
             shipped_quantity: l.shipped_quantity,
             cancelled_quantity: l.cancelled_quantity,
+            fulfillment_status: line_fulfillment(order.status, l).into(),
             returned_quantity: 0,
         })
         .collect()
@@ -394,6 +408,9 @@ impl From<Order> for pb::Order {
             customer_id: order.customer.id.clone(),
             customer: Some(customer_pb(&order.customer)),
             channel: channel_pb(order.channel).into(),
+            channel_ref: order.channel_ref.clone(),
+            payment_status: pb::OrderPaymentStatus::NotRequested.into(),
+            fulfillment_status: order_fulfillment(order.status).into(),
             fulfillment_mode: mode.into(),
             pickup_store_id,
             lines: lines_pb(&order),
@@ -467,8 +484,10 @@ pub fn order_view_pb(
     problems: &[crate::store::shipments::ProblemRow],
 ) -> pb::Order {
     let currency = order.total.currency;
+    let total = order.total.minor;
     let mut view = pb::Order::from(order);
     let Some(s) = saga else { return view };
+    view.payment_status = payment_status(s, total).into();
     if let Some(payment) = view.payment.as_mut() {
         payment.payment_id = s.payment_id.clone().unwrap_or_default();
         // Unset until money moved, so a new order reads back exactly as PlaceOrder answered.
@@ -511,6 +530,7 @@ pub fn order_view_pb(
             handed_over_at: ts(sh.handed_over_at),
             eta: ts(sh.eta),
             delivered_at: ts(sh.delivered_at),
+            status: sh.status.clone(),
         })
         .collect();
     view.problems = problems.iter().map(problem_pb).collect();
@@ -544,5 +564,70 @@ pub fn problem_pb(p: &crate::store::shipments::ProblemRow) -> pb::ProblemReport 
             .unwrap_or(common::CaseResolution::Unspecified)
             .into(),
         resolved_at: ts(p.resolved_at),
+    }
+}
+
+/// The order's goods, derived from its status.
+pub fn order_fulfillment(status: OrderStatus) -> pb::OrderFulfillmentStatus {
+    use pb::OrderFulfillmentStatus as F;
+    match status {
+        OrderStatus::Pending
+        | OrderStatus::OnHold
+        | OrderStatus::AwaitingStock
+        | OrderStatus::AwaitingPayment => F::NotStarted,
+        OrderStatus::Confirmed | OrderStatus::InFulfillment => F::InProgress,
+        OrderStatus::PartiallyShipped => F::PartiallyShipped,
+        OrderStatus::Shipped => F::Shipped,
+        OrderStatus::ReadyForPickup => F::ReadyForPickup,
+        OrderStatus::Delivered
+        | OrderStatus::Accepted
+        | OrderStatus::Disputed
+        | OrderStatus::Completed => F::Delivered,
+        OrderStatus::Cancelled | OrderStatus::Rejected => F::Cancelled,
+    }
+}
+
+/// One line's goods: its own shipped and cancelled units within the order's progress.
+fn line_fulfillment(
+    status: OrderStatus,
+    line: &crate::domain::OrderLine,
+) -> pb::OrderFulfillmentStatus {
+    use pb::OrderFulfillmentStatus as F;
+    let order = order_fulfillment(status);
+    let to_ship = line.quantity - line.cancelled_quantity;
+    if to_ship <= 0 {
+        F::Cancelled
+    } else if order == F::Delivered || line.shipped_quantity >= to_ship {
+        if order == F::Delivered {
+            F::Delivered
+        } else {
+            F::Shipped
+        }
+    } else if line.shipped_quantity > 0 {
+        F::PartiallyShipped
+    } else {
+        order
+    }
+}
+
+/// The order's money, derived from payments' facts as orders recorded them.
+fn payment_status(s: &crate::store::saga::SagaRow, total: i64) -> pb::OrderPaymentStatus {
+    use pb::OrderPaymentStatus as P;
+    if s.refunded_minor > 0 {
+        return if s.refunded_minor >= s.captured_minor {
+            P::Refunded
+        } else {
+            P::PartiallyRefunded
+        };
+    }
+    match s.payment_state.as_str() {
+        "NONE" => P::NotRequested,
+        "REQUESTED" => P::Requested,
+        "PENDING" => P::AwaitingTransfer,
+        "DECLINED" => P::Declined,
+        "VOIDED" | "ABANDONED" => P::Voided,
+        _ if s.settled || (total > 0 && s.captured_minor >= total) => P::Settled,
+        _ if s.captured_minor > 0 => P::PartiallyCaptured,
+        _ => P::Authorized,
     }
 }

@@ -662,6 +662,10 @@ impl Step<'_> {
                     .await
             }
             Command::EmitCompleted => {
+                let (returns, _) = store::returns::order_summary(tx, order.id).await?;
+                let return_status =
+                    pb::OrderReturnStatus::from_str_name(&format!("ORDER_RETURN_STATUS_{returns}"))
+                        .unwrap_or(pb::OrderReturnStatus::None);
                 let captured = self.row.captured_minor.max(if self.saga.settled {
                     order.total.minor
                 } else {
@@ -674,7 +678,7 @@ impl Step<'_> {
                     channel: channel_pb(order.channel).into(),
                     total: Some(money_pb(order.total)),
                     net_paid: Some(money(self.currency(), captured - self.row.refunded_minor)),
-                    return_status: pb::OrderReturnStatus::None.into(),
+                    return_status: return_status.into(),
                     placed_at: Some(to_timestamp(order.created_at)),
                     completed_at: ts,
                 };

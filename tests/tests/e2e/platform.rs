@@ -24,11 +24,23 @@ impl Platform {
         Self::start_in(TestEnv::new().await).await
     }
 
-    pub async fn start_in(env: TestEnv) -> Self {
+    pub async fn start_in(mut env: TestEnv) -> Self {
         let mut services = Vec::new();
-        for def in ALL {
+        // Fulfillment calls shipping over gRPC: shipping starts first and tells it where.
+        for def in ALL.iter().filter(|d| d.name != "fulfillment") {
             services.push(env.start(def).await);
         }
+        let shipping = services
+            .iter()
+            .find(|s| s.name == "shipping")
+            .map(|s| s.grpc_addr);
+        if let Some(addr) = shipping {
+            env.settings.overrides.insert(
+                "OC_FULFILLMENT_SHIPPING_URL".into(),
+                format!("http://{addr}"),
+            );
+        }
+        services.push(env.start(&fulfillment::SERVICE).await);
         Self { env, services }
     }
 

@@ -196,6 +196,8 @@ pub struct NewOrder {
     pub request_id: String,
     pub customer: Customer,
     pub channel: Channel,
+    /// The store, phone agent or marketplace reference the order came through.
+    pub channel_ref: String,
     pub fulfillment: Fulfillment,
     pub billing_address: Option<Address>,
     pub lines: Vec<NewLine>,
@@ -231,6 +233,7 @@ pub struct Order {
     pub status: OrderStatus,
     pub customer: Customer,
     pub channel: Channel,
+    pub channel_ref: String,
     pub fulfillment: Fulfillment,
     pub billing_address: Option<Address>,
     pub payment_method: PaymentMethod,

@@ -8,10 +8,36 @@ use sqlx::PgConnection;
 
 use super::order_id;
 use crate::domain::saga::Input;
+use crate::returns::Act;
 use crate::store::{self, saga::Allocation};
-use crate::workflow::{Facts, Workflow};
+use crate::workflow::{Facts, Who, Workflow};
 
 struct OnInventory(Workflow);
+
+/// The RMA whose exchange asked for `reservation_id`, if it is one.
+async fn exchange(
+    tx: &mut PgConnection,
+    reservation_id: &str,
+) -> Result<Option<uuid::Uuid>, HandlerError> {
+    let Ok(id) = uuid::Uuid::parse_str(reservation_id) else {
+        return Ok(None);
+    };
+    Ok(store::returns::by_exchange_reservation(tx, id).await?)
+}
+
+fn act<'a>(
+    who: &'a crate::workflow::Who,
+    envelope_id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+    reason: Option<&'a str>,
+) -> Act<'a> {
+    Act {
+        who,
+        reason,
+        event_id: Some(envelope_id),
+        now,
+    }
+}
 
 /// A reservation answer counts only for the reservation we asked for last.
 async fn is_current(
@@ -32,6 +58,19 @@ impl Handler<StockReserved> for OnInventory {
         envelope: &Envelope<StockReserved>,
     ) -> Result<(), HandlerError> {
         let e = &envelope.event;
+        if let Some(rma) = exchange(tx, &e.reservation_id).await? {
+            let who = Who::service("inventory");
+            let act = act(
+                &who,
+                envelope.id,
+                self.0.clock.now(),
+                Some("replacement stock reserved"),
+            );
+            self.0
+                .rma_exchange_reserved(tx, rma, &e.allocations, &act)
+                .await?;
+            return Ok(());
+        }
         let id = order_id(&e.order_id)?;
         if !is_current(tx, id, &e.reservation_id).await? {
             return Ok(());
@@ -67,6 +106,17 @@ impl Handler<StockShortage> for OnInventory {
         envelope: &Envelope<StockShortage>,
     ) -> Result<(), HandlerError> {
         let e = &envelope.event;
+        if let Some(rma) = exchange(tx, &e.reservation_id).await? {
+            let who = Who::service("inventory");
+            let act = act(
+                &who,
+                envelope.id,
+                self.0.clock.now(),
+                Some("out of stock for the replacements"),
+            );
+            self.0.rma_exchange_short(tx, rma, &act).await?;
+            return Ok(());
+        }
         let id = order_id(&e.order_id)?;
         if !is_current(tx, id, &e.reservation_id).await? {
             return Ok(());

@@ -7,6 +7,7 @@ mod feedback;
 mod fulfillment;
 mod inventory;
 mod payments;
+mod returns;
 mod shipping;
 pub mod timers;
 
@@ -34,5 +35,6 @@ pub async fn subscribe(
     fulfillment::subscribe(bus, host, wf).await?;
     shipping::subscribe(bus, host, wf).await?;
     feedback::subscribe(bus, host, wf).await?;
+    returns::subscribe(bus, host, wf).await?;
     Ok(())
 }

@@ -28,6 +28,10 @@ impl Handler<ShipmentCreated> for OnShipping {
     ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         if !outbound(e.direction) {
+            // A return label and shipment for one of our RMAs.
+            if let Ok(rma) = uuid::Uuid::parse_str(&e.return_id) {
+                store::returns::set_shipment(tx, rma, &e.shipment_id, &e.tracking_number).await?;
+            }
             return Ok(());
         }
         store::shipments::record_tracking(

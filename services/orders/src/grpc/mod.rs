@@ -3,6 +3,7 @@
 //! transaction; errors map once through [`crate::error::Error`].
 
 mod orders;
+mod returns;
 mod review;
 
 use runtime::grpc::FieldViolations;
@@ -10,6 +11,7 @@ use runtime::{Actor, Role};
 use uuid::Uuid;
 
 pub use orders::OrdersApi;
+pub use returns::ReturnsApi;
 pub use review::ReviewApi;
 
 use crate::error::Error;

@@ -129,7 +129,18 @@ impl OrdersApi {
         let saga = store::saga::read(&mut conn, order.id).await?;
         let shipments = store::shipments::list(&mut conn, order.id).await?;
         let problems = store::shipments::problems(&mut conn, order.id).await?;
-        Ok(order_view_pb(order, saga.as_ref(), &shipments, &problems))
+        let (return_status, returned) = store::returns::order_summary(&mut conn, order.id).await?;
+        let mut view = order_view_pb(order, saga.as_ref(), &shipments, &problems);
+        view.return_status =
+            pb::OrderReturnStatus::from_str_name(&format!("ORDER_RETURN_STATUS_{return_status}"))
+                .unwrap_or(pb::OrderReturnStatus::None)
+                .into();
+        for line in &mut view.lines {
+            if let Some((_, n)) = returned.iter().find(|(id, _)| *id == line.line_id) {
+                line.returned_quantity = *n;
+            }
+        }
+        Ok(view)
     }
 
     /// Applies a person's action to an order they may act on, then returns its view.

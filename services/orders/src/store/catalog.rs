@@ -9,6 +9,7 @@ pub struct CatalogItem {
     pub name: String,
     pub currency: String,
     pub unit_price_minor: i64,
+    pub category: String,
     pub returnable: bool,
     pub active: bool,
 }
@@ -54,7 +55,7 @@ pub async fn get_many(
     skus: &[&str],
 ) -> Result<Vec<CatalogItem>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT sku, name, currency, unit_price_minor, returnable, active
+        "SELECT sku, name, currency, unit_price_minor, category, returnable, active
          FROM catalog_items WHERE sku = ANY($1)",
     )
     .bind(skus)

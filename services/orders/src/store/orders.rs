@@ -49,8 +49,8 @@ pub async fn insert(
         "INSERT INTO orders (id, order_number, request_id, request_hash, status, customer_id,
              customer, channel, fulfillment_mode, pickup_store_id, shipping_address,
              billing_address, payment_method, installment_count, payment_token, currency,
-             total_minor, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
+             total_minor, created_at, updated_at, channel_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(id)
@@ -71,6 +71,7 @@ pub async fn insert(
     .bind(order.total.currency.as_str())
     .bind(order.total.minor)
     .bind(now)
+    .bind(&order.channel_ref)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -132,6 +133,7 @@ pub async fn insert(
         status: OrderStatus::Pending,
         customer: order.customer.clone(),
         channel: order.channel,
+        channel_ref: order.channel_ref.clone(),
         fulfillment: order.fulfillment.clone(),
         billing_address: order.billing_address.clone(),
         payment_method: order.payment.method,
@@ -150,6 +152,7 @@ struct OrderRow {
     status: String,
     customer: Json<Customer>,
     channel: String,
+    channel_ref: String,
     fulfillment_mode: String,
     pickup_store_id: Option<String>,
     shipping_address: Option<Json<Address>>,
@@ -173,7 +176,8 @@ struct LineRow {
     cancelled_quantity: i32,
 }
 
-const ORDER_COLUMNS: &str = "id, order_number, status, customer, channel, fulfillment_mode,
+const ORDER_COLUMNS: &str =
+    "id, order_number, status, customer, channel, channel_ref, fulfillment_mode,
     pickup_store_id, shipping_address, billing_address, payment_method, installment_count,
     currency, total_minor, created_at, updated_at";
 
@@ -231,6 +235,7 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
         status: OrderStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
         customer: row.customer.0,
         channel: Channel::parse(&row.channel).ok_or_else(|| corrupt("channel"))?,
+        channel_ref: row.channel_ref,
         fulfillment,
         billing_address: row.billing_address.map(|Json(a)| a),
         payment_method: PaymentMethod::parse(&row.payment_method)

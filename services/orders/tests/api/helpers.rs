@@ -390,6 +390,7 @@ pub fn eur(amount_minor: i64) -> Money {
 
 pub fn valid_request(request_id: &str) -> PlaceOrderRequest {
     PlaceOrderRequest {
+        channel_ref: String::new(),
         request_id: request_id.into(),
         customer: Some(Customer {
             id: "cust-1".into(),

@@ -40,6 +40,7 @@ async fn list_orders_filters_by_customer_status_channel_and_time_and_pages_newes
         let mut request = valid_request(&format!("list-{i}"));
         request.customer.as_mut().unwrap().id = customer.into();
         request.channel = channel.into();
+        request.channel_ref = "desk-1".into();
         placed.push(app.place(request).await);
     }
     // One order moves on to AWAITING_STOCK.

@@ -9,5 +9,6 @@ mod cancel;
 mod history;
 mod place_order;
 mod receipt;
+mod returns;
 mod review;
 mod saga;

@@ -173,3 +173,47 @@ async fn placing_an_order_publishes_order_placed_with_cloudevents_headers() {
             .unwrap();
     assert_eq!(timeline_event.to_string(), event_id);
 }
+
+#[tokio::test]
+async fn a_store_order_names_its_store_and_shows_where_money_and_goods_stand() {
+    let app = TestApp::start().await;
+    let mut client = app.client().await;
+
+    let mut request = valid_request("req-store");
+    request.channel = contracts::common::Channel::Store.into();
+    let missing = client.place_order(request.clone()).await.unwrap_err();
+    assert_eq!(missing.code(), Code::InvalidArgument);
+    let details = missing.get_error_details();
+    assert_eq!(
+        details.bad_request().unwrap().field_violations[0].field,
+        "channel_ref"
+    );
+
+    request.channel_ref = "STORE-MITTE".into();
+    let order = client
+        .place_order(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(order.channel_ref, "STORE-MITTE");
+    assert_eq!(
+        order.payment_status(),
+        contracts::orders::OrderPaymentStatus::NotRequested
+    );
+    assert_eq!(
+        order.fulfillment_status(),
+        contracts::orders::OrderFulfillmentStatus::NotStarted
+    );
+    let got = client
+        .get_order(GetOrderRequest {
+            id: order.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(got, order);
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Starts `ordercycle up` for the benchmark on its own ports (gRPC 51051–51058 by default, HTTP 9201–9208),
+# subject root `bench` and freshly recreated databases, so it never meets a developer's platform
+# or the test suites. Usage:
+#   bench/platform.sh start [release|debug]   # prints the pid; log in /tmp/ordercycle-bench-platform.log
+#   bench/platform.sh stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PIDFILE=/tmp/ordercycle-bench-platform.pid
+LOG=/tmp/ordercycle-bench-platform.log
+# BENCH_GRPC_BASE moves the gRPC ports (e.g. 21051, below the ephemeral range).
+GRPC_BASE="${BENCH_GRPC_BASE:-51051}"
+services=(orders inventory payments fulfillment shipping notifications feedback analytics)
+
+case "${1:-}" in
+start)
+    profile="${2:-release}"
+    bin="target/$profile/ordercycle"
+    [ -x "$bin" ] || { echo "build it first: cargo build --$profile -p ordercycle" >&2; exit 1; }
+    for s in "${services[@]}"; do
+        psql -h 127.0.0.1 -U postgres -d postgres -qAtc "DROP DATABASE IF EXISTS ordercycle_$s WITH (FORCE)"
+    done
+    export OC_SUBJECT_ROOT=bench
+    export OC_DATABASE_URL=postgres://postgres@127.0.0.1:5432
+    i=0
+    for s in "${services[@]}"; do
+        upper="${s^^}"
+        export "OC_${upper}_GRPC_ADDR=127.0.0.1:$((GRPC_BASE + i))"
+        export "OC_${upper}_HTTP_ADDR=127.0.0.1:$((9201 + i))"
+        i=$((i + 1))
+    done
+    export OC_FULFILLMENT_SHIPPING_URL=http://127.0.0.1:$((GRPC_BASE + 4))
+    # 51051–51058 lie in Linux's ephemeral port range: an outgoing connection may hold one for
+    # a moment ("Address already in use"), so a failed start is retried.
+    for attempt in 1 2 3 4 5; do
+        "$bin" up >"$LOG" 2>&1 &
+        echo $! >"$PIDFILE"
+        for _ in $(seq 1 120); do
+            if grep -q "all services up" "$LOG"; then cat "$PIDFILE"; exit 0; fi
+            kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -INT "$(cat "$PIDFILE")" 2>/dev/null || true
+        wait "$(cat "$PIDFILE")" 2>/dev/null || true
+        echo "start attempt $attempt failed: $(grep -m1 'ordercycle:' "$LOG" || tail -1 "$LOG")" >&2
+        sleep 1
+    done
+    exit 1
+    ;;
+stop)
+    if [ -f "$PIDFILE" ]; then
+        pid="$(cat "$PIDFILE")"
+        kill -INT "$pid" 2>/dev/null || true
+        # Graceful shutdown drains for up to OC_SHUTDOWN_GRACE_SECS (20 s).
+        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        rm -f "$PIDFILE"
+    fi
+    ;;
+*)
+    echo "usage: $0 start [release|debug] | stop" >&2
+    exit 2
+    ;;
+esac

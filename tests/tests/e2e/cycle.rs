@@ -1,0 +1,360 @@
+//! Orders through the whole cycle with every real service: the catalog and stock in inventory,
+//! risk and money in payments, picking and packing in fulfillment, carriers and tracking in
+//! shipping (its simulated carrier delivers on the scaled clock). Each test asserts the final
+//! state of every service involved, not only the order's status.
+
+use contracts::common::{
+    Address, Channel, Customer, Dimensions, FulfillmentMode, Money, PaymentMethod,
+};
+use contracts::fulfillment::fulfillment_service_client::FulfillmentServiceClient;
+use contracts::fulfillment::{
+    ConfirmPickRequest, CreatePickWaveRequest, FulfillmentStatus, HandOverRequest,
+    ListFulfillmentsRequest, PackParcelRequest, ParcelLine, PickedLine,
+};
+use contracts::inventory::inventory_service_client::InventoryServiceClient;
+use contracts::inventory::{
+    Bin, GetAvailabilityRequest, Item, ReceiveStockRequest, UpsertItemRequest,
+    UpsertWarehouseRequest, Warehouse,
+};
+use contracts::orders::order_service_client::OrderServiceClient;
+use contracts::orders::{
+    ConfirmReceiptRequest, GetOrderRequest, NewOrderLine, Order, OrderStatus, PaymentInstruction,
+    PlaceOrderRequest,
+};
+use contracts::payments::payment_service_client::PaymentServiceClient;
+use contracts::payments::{GetPaymentRequest, PaymentStatus};
+use contracts::shipping::shipping_service_client::ShippingServiceClient;
+use contracts::shipping::{GetShipmentRequest, TrackingStatus};
+use testkit::TestEnv;
+
+use crate::platform::Platform;
+
+const SKU: &str = "TEA-001";
+const PRICE: i64 = 1250;
+
+fn eur(amount_minor: i64) -> Money {
+    Money {
+        currency_code: "EUR".into(),
+        amount_minor,
+    }
+}
+
+/// Every service on a clock where an hour passes in a second, so the simulated carrier's
+/// scans arrive quickly; shipping is told where fulfillment finds it.
+async fn platform() -> Platform {
+    let env = TestEnv::with(|s| s.clock = runtime::Clock::scaled(3600.0)).await;
+    Platform::start_in(env).await
+}
+
+/// A warehouse in Berlin holding `units` of the tea in bin A-01.
+async fn stock(p: &Platform, units: i32) {
+    let mut inventory = InventoryServiceClient::new(p.service("inventory").channel().await);
+    inventory
+        .upsert_warehouse(UpsertWarehouseRequest {
+            warehouse: Some(Warehouse {
+                id: "WH-BER".into(),
+                name: "Berlin".into(),
+                country_code: "DE".into(),
+                region: "BE".into(),
+                address: Some(Address {
+                    recipient: "ordercycle Berlin".into(),
+                    line1: "Lagerstraße 1".into(),
+                    city: "Berlin".into(),
+                    postal_code: "10115".into(),
+                    country_code: "DE".into(),
+                    ..Default::default()
+                }),
+                bins: vec![Bin {
+                    code: "A-01".into(),
+                    zone: "A".into(),
+                    pick_sequence: 10,
+                    pickable: Some(true),
+                }],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    inventory
+        .upsert_item(UpsertItemRequest {
+            item: Some(Item {
+                sku: SKU.into(),
+                name: "Longjing green tea 250 g".into(),
+                unit_price: Some(eur(PRICE)),
+                weight_grams: 260,
+                reorder_point: 2,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    if units > 0 {
+        inventory
+            .receive_stock(ReceiveStockRequest {
+                request_id: "receive-1".into(),
+                sku: SKU.into(),
+                warehouse_id: "WH-BER".into(),
+                quantity: units,
+                bin: "A-01".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn order_request(request_id: &str, quantity: i32, token: &str) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        request_id: request_id.into(),
+        customer: Some(Customer {
+            id: "cust-e2e".into(),
+            name: "Mei Lin".into(),
+            email: "mei@example.com".into(),
+            phone: "+49 30 1234567".into(),
+        }),
+        channel: Channel::Web.into(),
+        fulfillment_mode: FulfillmentMode::Ship.into(),
+        lines: vec![NewOrderLine {
+            sku: SKU.into(),
+            quantity,
+            unit_price: Some(eur(PRICE)),
+        }],
+        shipping_address: Some(Address {
+            recipient: "Mei Lin".into(),
+            line1: "Unter den Linden 1".into(),
+            city: "Berlin".into(),
+            region: "BE".into(),
+            postal_code: "10117".into(),
+            country_code: "DE".into(),
+            ..Default::default()
+        }),
+        payment: Some(PaymentInstruction {
+            method: PaymentMethod::Card.into(),
+            token: token.into(),
+            installment_count: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Places an order once orders has heard of the catalog (inventory's event may still travel).
+async fn place(p: &Platform, request: PlaceOrderRequest) -> Order {
+    let orders = OrderServiceClient::new(p.service("orders").channel().await);
+    testkit::eventually("orders to know the catalog", || {
+        let mut orders = orders.clone();
+        let request = request.clone();
+        async move { orders.place_order(request).await.ok() }
+    })
+    .await
+    .into_inner()
+    .order
+    .unwrap()
+}
+
+async fn order_in(p: &Platform, id: &str, status: OrderStatus) -> Order {
+    let orders = OrderServiceClient::new(p.service("orders").channel().await);
+    testkit::eventually(&format!("order {id} to be {status:?}"), || {
+        let mut orders = orders.clone();
+        let id = id.to_owned();
+        async move {
+            let order = orders
+                .get_order(GetOrderRequest { id })
+                .await
+                .ok()?
+                .into_inner()
+                .order?;
+            (order.status() == status).then_some(order)
+        }
+    })
+    .await
+}
+
+async fn available(p: &Platform) -> (i32, i32, i32) {
+    let mut inventory = InventoryServiceClient::new(p.service("inventory").channel().await);
+    let levels = inventory
+        .get_availability(GetAvailabilityRequest {
+            sku: SKU.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .levels;
+    let level = levels
+        .into_iter()
+        .find(|l| l.warehouse_id == "WH-BER")
+        .unwrap();
+    (level.on_hand, level.reserved, level.available)
+}
+
+#[tokio::test]
+async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
+    let p = platform().await;
+    stock(&p, 10).await;
+    let order = place(&p, order_request("cycle-card", 2, "tok_visa")).await;
+
+    let confirmed = order_in(&p, &order.id, OrderStatus::InFulfillment).await;
+    assert_eq!(confirmed.risk_score, Some(5), "first order of the customer");
+    assert_eq!(
+        available(&p).await,
+        (10, 2, 8),
+        "reserved, not yet committed"
+    );
+
+    // The warehouse works the order.
+    let mut fulfillment = FulfillmentServiceClient::new(p.service("fulfillment").channel().await);
+    let f = fulfillment
+        .list_fulfillments(ListFulfillmentsRequest {
+            order_id: order.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fulfillments
+        .remove(0);
+    assert_eq!(f.warehouse_id, "WH-BER");
+    fulfillment
+        .create_pick_wave(CreatePickWaveRequest {
+            request_id: "wave-e2e".into(),
+            warehouse_id: "WH-BER".into(),
+            fulfillment_ids: vec![f.id.clone()],
+            max_fulfillments: 0,
+        })
+        .await
+        .unwrap();
+    fulfillment
+        .confirm_pick(ConfirmPickRequest {
+            fulfillment_id: f.id.clone(),
+            lines: vec![PickedLine {
+                line_id: "L1".into(),
+                bin: "A-01".into(),
+                quantity: 2,
+            }],
+            picker_id: "picker-1".into(),
+        })
+        .await
+        .unwrap();
+    let parcel = fulfillment
+        .pack_parcel(PackParcelRequest {
+            request_id: "pack-e2e".into(),
+            fulfillment_id: f.id.clone(),
+            lines: vec![ParcelLine {
+                line_id: "L1".into(),
+                sku: SKU.into(),
+                quantity: 2,
+            }],
+            weight_grams: 600,
+            dimensions: Some(Dimensions {
+                length_mm: 200,
+                width_mm: 150,
+                height_mm: 100,
+            }),
+            packed_by: "packer-1".into(),
+            preferred_carrier: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .parcel
+        .unwrap();
+    let handed = fulfillment
+        .hand_over(HandOverRequest {
+            request_id: "handover-e2e".into(),
+            fulfillment_id: f.id.clone(),
+            parcel_ids: vec![parcel.id.clone()],
+            handed_over_by: "dock-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fulfillment
+        .unwrap();
+    assert_eq!(handed.status(), FulfillmentStatus::HandedOver);
+
+    // The simulated carrier delivers on the scaled clock; orders hears it through shipping.
+    let delivered = order_in(&p, &order.id, OrderStatus::Delivered).await;
+    assert_eq!(delivered.shipments.len(), 1);
+    assert_eq!(
+        delivered.shipments[0].tracking_number,
+        parcel.tracking_number
+    );
+
+    let mut orders = OrderServiceClient::new(p.service("orders").channel().await);
+    orders
+        .confirm_receipt(ConfirmReceiptRequest {
+            order_id: order.id.clone(),
+        })
+        .await
+        .unwrap();
+    let completed = order_in(&p, &order.id, OrderStatus::Completed).await;
+    assert_eq!(
+        completed.payment.as_ref().unwrap().captured_amount,
+        Some(eur(2 * PRICE))
+    );
+
+    // Every service agrees.
+    assert_eq!(available(&p).await, (8, 0, 8), "committed at hand-over");
+    let payment = PaymentServiceClient::new(p.service("payments").channel().await)
+        .get_payment(GetPaymentRequest {
+            order_id: order.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(payment.status(), PaymentStatus::Captured);
+    assert_eq!(payment.captured_amount, Some(eur(2 * PRICE)));
+    let shipment = ShippingServiceClient::new(p.service("shipping").channel().await)
+        .get_shipment(GetShipmentRequest {
+            id: parcel.shipment_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    assert_eq!(shipment.status(), TrackingStatus::Delivered);
+}
+
+#[tokio::test]
+async fn a_shortage_cancels_the_order_and_reserves_nothing() {
+    let p = platform().await;
+    stock(&p, 1).await;
+    let order = place(&p, order_request("cycle-short", 3, "tok_visa")).await;
+    let cancelled = order_in(&p, &order.id, OrderStatus::Cancelled).await;
+    assert_eq!(
+        cancelled.cancel_reason(),
+        contracts::orders::CancelReason::OutOfStock
+    );
+    assert_eq!(available(&p).await, (1, 0, 1));
+}
+
+#[tokio::test]
+async fn a_declined_card_cancels_the_order_and_gives_the_stock_back() {
+    let p = platform().await;
+    stock(&p, 5).await;
+    let order = place(&p, order_request("cycle-decline", 2, "tok_decline")).await;
+    let cancelled = order_in(&p, &order.id, OrderStatus::Cancelled).await;
+    assert_eq!(
+        cancelled.cancel_reason(),
+        contracts::orders::CancelReason::PaymentDeclined
+    );
+    testkit::eventually("the reservation to be released", || async {
+        (available(&p).await == (5, 0, 5)).then_some(())
+    })
+    .await;
+    let payment = PaymentServiceClient::new(p.service("payments").channel().await)
+        .get_payment(GetPaymentRequest {
+            order_id: order.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(payment.status(), PaymentStatus::Declined);
+}
