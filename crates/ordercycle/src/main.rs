@@ -6,7 +6,13 @@
 //!   an explicit `OC_AUTH=off`.
 //! - `ordercycle migrate [service…]` — create and migrate the services' databases, then exit.
 //! - `ordercycle events` — the events catalogue (`docs/events.md`).
+//! - `ordercycle demo` — every DESIGN §3a scenario against a running platform (`demo/`).
+//! - operator commands (`orders`, `review`, `stock`, `fulfil`, `ship`, `returns`, `cases`,
+//!   `report`) — gRPC clients of a running platform (`commands/`).
 
+mod clients;
+mod commands;
+mod demo;
 mod output;
 mod platform;
 
@@ -19,6 +25,11 @@ use clap::{Parser, Subcommand};
     about = "The ordercycle order-management platform"
 )]
 struct Cli {
+    #[command(flatten)]
+    target: clients::Target,
+    /// Machine-readable output: one JSON object per line.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,6 +45,10 @@ enum Command {
     Migrate { services: Vec<String> },
     /// Print the catalogue of every event (subject, message, producer, consumers) as Markdown.
     Events,
+    /// Walk one order per DESIGN §3a scenario through a running platform and report.
+    Demo(demo::DemoArgs),
+    #[command(flatten)]
+    Operator(Box<commands::Operator>),
 }
 
 #[tokio::main]
@@ -47,6 +62,12 @@ async fn main() -> std::process::ExitCode {
             output::raw(&contracts::catalogue_markdown());
             Ok(())
         }
+        Command::Operator(cmd) => commands::run(&cli.target, cli.json, *cmd).await,
+        Command::Demo(args) => match demo::run(&cli.target, cli.json, args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return std::process::ExitCode::from(2),
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

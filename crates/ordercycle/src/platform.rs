@@ -41,7 +41,15 @@ pub async fn up() -> anyhow::Result<()> {
             other => other,
         },
     );
-    let settings = Settings::from(&env)?;
+    let mut settings = Settings::from(&env)?;
+    // Fulfillment calls shipping: point it at wherever this process runs shipping.
+    if env.get("OC_FULFILLMENT_SHIPPING_URL").is_none() {
+        let shipping = settings.service_from(&env, shipping::SERVICE.name)?;
+        settings.overrides.insert(
+            "OC_FULFILLMENT_SHIPPING_URL".to_owned(),
+            format!("http://{}", shipping.grpc_addr),
+        );
+    }
     output::dev_mode_banner();
     let _telemetry = telemetry::init("ordercycle", &settings.log)?;
     let _nats = ensure_nats(&settings).await?;

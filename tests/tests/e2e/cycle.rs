@@ -17,9 +17,10 @@ use contracts::inventory::{
     UpsertWarehouseRequest, Warehouse,
 };
 use contracts::orders::order_service_client::OrderServiceClient;
+use contracts::orders::review_service_client::ReviewServiceClient;
 use contracts::orders::{
-    ConfirmReceiptRequest, GetOrderRequest, NewOrderLine, Order, OrderStatus, PaymentInstruction,
-    PlaceOrderRequest,
+    ApproveOrderRequest, CancelOrderRequest, ConfirmReceiptRequest, GetOrderRequest, NewOrderLine,
+    Order, OrderStatus, PaymentInstruction, PlaceOrderRequest, RejectOrderRequest,
 };
 use contracts::payments::payment_service_client::PaymentServiceClient;
 use contracts::payments::{GetPaymentRequest, PaymentStatus};
@@ -357,4 +358,143 @@ async fn a_declined_card_cancels_the_order_and_gives_the_stock_back() {
         .payment
         .unwrap();
     assert_eq!(payment.status(), PaymentStatus::Declined);
+}
+
+async fn place_high_value(p: &Platform, request_id: &str) -> Order {
+    // 800 teas: 1,000,000 minor units, at the hold threshold.
+    place(p, order_request(request_id, 800, "tok_visa")).await
+}
+
+#[tokio::test]
+async fn a_held_order_approved_by_a_reviewer_goes_on_to_payment_and_fulfilment() {
+    let p = platform().await;
+    stock(&p, 1000).await;
+    let order = place_high_value(&p, "cycle-hold-ok").await;
+    let held = order_in(&p, &order.id, OrderStatus::OnHold).await;
+    assert!(
+        held.hold_reasons.iter().any(|r| r.code == "high_value"),
+        "{:?}",
+        held.hold_reasons
+    );
+    assert_eq!(
+        available(&p).await,
+        (1000, 0, 1000),
+        "nothing reserved while held"
+    );
+
+    let mut review = ReviewServiceClient::new(p.service("orders").channel().await);
+    review
+        .approve_order(ApproveOrderRequest {
+            order_id: order.id.clone(),
+            reviewer_id: "rev-anna".into(),
+            reason: "known wholesale customer".into(),
+        })
+        .await
+        .unwrap();
+    let confirmed = order_in(&p, &order.id, OrderStatus::InFulfillment).await;
+    assert_eq!(confirmed.reviewed_by, "rev-anna");
+    assert_eq!(available(&p).await, (1000, 800, 200));
+    let payment = PaymentServiceClient::new(p.service("payments").channel().await)
+        .get_payment(GetPaymentRequest {
+            order_id: order.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(payment.status(), PaymentStatus::Authorized);
+}
+
+#[tokio::test]
+async fn a_held_order_rejected_by_a_reviewer_never_touches_stock_or_money() {
+    let p = platform().await;
+    stock(&p, 1000).await;
+    let order = place_high_value(&p, "cycle-hold-no").await;
+    order_in(&p, &order.id, OrderStatus::OnHold).await;
+    let mut review = ReviewServiceClient::new(p.service("orders").channel().await);
+    review
+        .reject_order(RejectOrderRequest {
+            order_id: order.id.clone(),
+            reviewer_id: "rev-anna".into(),
+            reason: "address on a fraud report".into(),
+        })
+        .await
+        .unwrap();
+    let rejected = order_in(&p, &order.id, OrderStatus::Rejected).await;
+    assert_eq!(rejected.review_note, "address on a fraud report");
+    assert_eq!(available(&p).await, (1000, 0, 1000));
+    let none = PaymentServiceClient::new(p.service("payments").channel().await)
+        .get_payment(GetPaymentRequest {
+            order_id: order.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        none.code(),
+        tonic::Code::NotFound,
+        "payments was never asked"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_confirmed_order_releases_stock_voids_money_and_stops_the_warehouse() {
+    let p = platform().await;
+    stock(&p, 10).await;
+    let order = place(&p, order_request("cycle-cancel", 3, "tok_visa")).await;
+    order_in(&p, &order.id, OrderStatus::InFulfillment).await;
+    let mut orders = OrderServiceClient::new(p.service("orders").channel().await);
+    orders
+        .cancel_order(CancelOrderRequest {
+            request_id: "cancel-1".into(),
+            order_id: order.id.clone(),
+            reason: contracts::orders::CancelReason::CustomerRequest.into(),
+            note: "changed my mind".into(),
+        })
+        .await
+        .unwrap();
+    order_in(&p, &order.id, OrderStatus::Cancelled).await;
+
+    testkit::eventually("the stock to be released", || async {
+        (available(&p).await == (10, 0, 10)).then_some(())
+    })
+    .await;
+    let payments = PaymentServiceClient::new(p.service("payments").channel().await);
+    testkit::eventually("the authorization to be voided", || {
+        let mut payments = payments.clone();
+        let order_id = order.id.clone();
+        async move {
+            let payment = payments
+                .get_payment(GetPaymentRequest {
+                    order_id,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .payment?;
+            (payment.status() == PaymentStatus::Voided).then_some(())
+        }
+    })
+    .await;
+    let fulfillment = FulfillmentServiceClient::new(p.service("fulfillment").channel().await);
+    testkit::eventually("the fulfilment to be cancelled", || {
+        let mut fulfillment = fulfillment.clone();
+        let order_id = order.id.clone();
+        async move {
+            let list = fulfillment
+                .list_fulfillments(ListFulfillmentsRequest {
+                    order_id,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .fulfillments;
+            (list.len() == 1 && list[0].status() == FulfillmentStatus::Cancelled).then_some(())
+        }
+    })
+    .await;
 }
