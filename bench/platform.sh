@@ -20,6 +20,26 @@ start)
     for s in "${services[@]}"; do
         psql -h 127.0.0.1 -U postgres -d postgres -qAtc "DROP DATABASE IF EXISTS ordercycle_$s WITH (FORCE)"
     done
+    # JetStream outlives the databases: without this, a "fresh" platform first replays the
+    # previous run's unacknowledged events (durable consumers) against the new, empty databases.
+    # Deletes only the streams (and with them the consumers) of the subject root `bench`.
+    python3 - "${services[@]}" dlq <<'PY'
+import json, socket, sys
+s = socket.create_connection(("127.0.0.1", 4222), timeout=5)
+f = s.makefile("rb")
+f.readline()  # INFO
+s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\nSUB _bench_reply 1\r\n')
+for svc in sys.argv[1:]:
+    s.sendall(f"PUB $JS.API.STREAM.DELETE.BENCH_{svc.upper()} _bench_reply 0\r\n\r\n".encode())
+    while True:
+        line = f.readline()
+        if line.startswith(b"PING"):
+            s.sendall(b"PONG\r\n")
+        elif line.startswith(b"MSG"):
+            body = json.loads(f.read(int(line.split()[-1]) + 2))
+            print(f"stream BENCH_{svc.upper()}:", "deleted" if body.get("success") else body.get("error", {}).get("description"), file=sys.stderr)
+            break
+PY
     export OC_SUBJECT_ROOT=bench
     export OC_DATABASE_URL=postgres://postgres@127.0.0.1:5432
     i=0

@@ -248,7 +248,20 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         runtime::telemetry::set_parent(&span, envelope.traceparent.as_deref());
 
         let applied = self.apply(&envelope).instrument(span.clone()).await;
-        let _entered = span.enter();
+        // Never hold `span.enter()` across an await: the guard would stay on the worker thread
+        // while this task is parked, and whichever task runs there next finds a closed span.
+        self.settle(&message, delivered, applied)
+            .instrument(span)
+            .await
+    }
+
+    /// Acks, retries or dead-letters one handled message; false when a fail point says to stop.
+    async fn settle(
+        &self,
+        message: &jetstream::Message,
+        delivered: i64,
+        applied: Result<Applied, HandlerError>,
+    ) -> bool {
         match applied {
             Ok(applied) => {
                 if self.failpoints.hit(failpoint::AFTER_EFFECT_BEFORE_ACK) {
@@ -272,7 +285,7 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             }
             Err(err) => {
                 let reason = format!("after {delivered} deliveries: {err}");
-                self.dead_letter(&message, delivered, &reason).await;
+                self.dead_letter(message, delivered, &reason).await;
             }
         }
         true

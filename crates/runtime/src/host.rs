@@ -367,10 +367,20 @@ impl App {
 
         tracing::info!(service = name, "serving");
         let mut failed = None;
-        tokio::select! {
-            () = shutdown => {}
-            result = &mut grpc_task => {
-                failed = Some(result);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                result = &mut grpc_task => {
+                    failed = Some(result);
+                    break;
+                }
+                // Background work (relay, consumers, timers) runs until shutdown; one that ends
+                // early means events stop flowing for this service, so say so loudly.
+                Some(ended) = tasks.join_next() => match ended {
+                    Ok(()) => tracing::error!(service = name, "a background task stopped before shutdown"),
+                    Err(err) => tracing::error!(service = name, error = %err, "a background task failed"),
+                },
             }
         }
 

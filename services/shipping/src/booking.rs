@@ -32,6 +32,8 @@ pub struct NewShipment {
     pub parcel_id: String,
     pub return_id: String,
     pub rma_number: String,
+    /// Printed on the label; empty when the caller did not give it.
+    pub order_number: String,
     pub warehouse_id: String,
     /// `None`: the warehouse's address from the address book.
     pub ship_from: Option<Address>,
@@ -140,6 +142,7 @@ impl Booking<'_> {
             parcel_id: new.parcel_id.clone(),
             return_id: new.return_id.clone(),
             rma_number: new.rma_number.clone(),
+            order_number: new.order_number.clone(),
             warehouse_id: new.warehouse_id.clone(),
             carrier: carrier.code.clone(),
             service_level: choice.service_level.clone(),

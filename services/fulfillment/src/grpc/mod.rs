@@ -220,6 +220,7 @@ impl FulfillmentApi {
                 preferred_carrier: r.preferred_carrier.clone(),
                 service_level: String::new(),
                 label_format: common::LabelFormat::Unspecified.into(),
+                order_number: f.order_number.clone(),
             })
             .await
             .map_err(Error::Shipping)?

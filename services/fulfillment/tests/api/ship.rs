@@ -196,6 +196,16 @@ async fn a_split_order_is_picked_packed_labelled_and_handed_over_per_warehouse()
     let is_pdf = label.content.starts_with(b"%PDF-");
     let is_zpl = label.content.starts_with(b"^XA");
     assert!(is_pdf || is_zpl, "a real label document");
+    // The printed text carries the order number and the tracking number.
+    let text = String::from_utf8_lossy(&label.content);
+    assert!(
+        text.contains("OC-261128-000001"),
+        "order number on the label"
+    );
+    assert!(
+        text.contains(&parcel.tracking_number),
+        "tracking number on the label"
+    );
     assert_eq!(label.tracking_number, parcel.tracking_number);
 
     let done = client

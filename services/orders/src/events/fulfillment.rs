@@ -2,7 +2,7 @@
 
 use contracts::fulfillment::{
     FulfillmentCancelled, FulfillmentCreated, FulfillmentPickedUp, FulfillmentReadyForPickup,
-    ParcelHandedOver,
+    FulfillmentShortPicked, ParcelHandedOver,
 };
 use contracts::time::from_timestamp;
 use messaging::{Bus, Envelope, Handler, HandlerError};
@@ -194,6 +194,118 @@ impl Handler<FulfillmentCancelled> for OnFulfillment {
     }
 }
 
+/// A short pick ships partially (the policy here): the missing units are cancelled on their
+/// lines, their stock released and their value voided, so the rest of the order can ship,
+/// settle and complete.
+impl Handler<FulfillmentShortPicked> for OnFulfillment {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<FulfillmentShortPicked>,
+    ) -> Result<(), HandlerError> {
+        let e = &envelope.event;
+        let id = order_id(&e.order_id)?;
+        let Some(order) = store::orders::get(tx, id)
+            .await
+            .map_err(crate::workflow::WorkflowError::from)?
+        else {
+            return Err(HandlerError::permanent(format!("unknown order {id}")));
+        };
+        let Some(row) = store::saga::read(tx, id).await? else {
+            return Err(HandlerError::permanent(format!("unknown order {id}")));
+        };
+        let mut released = Vec::new();
+        let mut value = 0i64;
+        for line in &e.lines {
+            let missing = line.expected_quantity - line.picked_quantity;
+            if missing <= 0 {
+                continue;
+            }
+            if !store::shipments::record_short_pick(
+                tx,
+                id,
+                &e.fulfillment_id,
+                &line.line_id,
+                missing,
+            )
+            .await?
+            {
+                continue;
+            }
+            let cancelled = store::shipments::cancel_units(tx, id, &line.line_id, missing).await?;
+            if cancelled == 0 {
+                continue;
+            }
+            let price = order
+                .lines
+                .iter()
+                .find(|l| l.line_id == line.line_id)
+                .map_or(0, |l| l.unit_price.minor);
+            value += price * i64::from(cancelled);
+            released.push(contracts::orders::ReservationLine {
+                line_id: line.line_id.clone(),
+                sku: line.sku.clone(),
+                quantity: cancelled,
+            });
+        }
+        if released.is_empty() {
+            // The same short pick heard again: its units are cancelled already.
+            return Ok(());
+        }
+        let now = self.0.clock.now();
+        let ts = Some(contracts::time::to_timestamp(now));
+        let reservation_id = row
+            .reservation_id
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let release = contracts::orders::ReservationReleaseRequested {
+            order_id: e.order_id.clone(),
+            reservation_id,
+            lines: released.clone(),
+            reason: contracts::orders::CancelReason::FulfillmentFailed.into(),
+            requested_at: ts,
+        };
+        let release_id = self.0.outbox.append(tx, &release).await?;
+        let void = contracts::orders::PaymentVoidRequested {
+            order_id: e.order_id.clone(),
+            payment_id: row.payment_id.clone().unwrap_or_default(),
+            amount: Some(crate::convert::money_pb(crate::domain::Money::new(
+                order.total.currency,
+                value,
+            ))),
+            reason: contracts::orders::CancelReason::FulfillmentFailed.into(),
+            requested_at: ts,
+        };
+        self.0.outbox.append(tx, &void).await?;
+        let named: Vec<String> = released
+            .iter()
+            .map(|l| format!("{} × {}", l.quantity, l.sku))
+            .collect();
+        store::timeline::append(
+            tx,
+            store::timeline::Entry {
+                order_id: id,
+                occurred_at: now,
+                kind: "fulfillment.fulfillment.short_picked",
+                summary: format!(
+                    "short pick in {}: {} cancelled, stock released and {} voided; the rest ships",
+                    e.warehouse_id,
+                    named.join(", "),
+                    crate::domain::Money::new(order.total.currency, value)
+                ),
+                actor_id: "fulfillment",
+                actor_type: "service",
+                reason: Some("ships partially"),
+                status_before: None,
+                status_after: None,
+                event_id: Some(release_id),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 pub async fn subscribe(
     bus: &Bus,
     host: &mut Host,
@@ -206,6 +318,8 @@ pub async fn subscribe(
     bus.consume::<FulfillmentReadyForPickup, _>(host, OnFulfillment(wf.clone()))
         .await?;
     bus.consume::<FulfillmentPickedUp, _>(host, OnFulfillment(wf.clone()))
+        .await?;
+    bus.consume::<FulfillmentShortPicked, _>(host, OnFulfillment(wf.clone()))
         .await?;
     bus.consume::<FulfillmentCancelled, _>(host, OnFulfillment(wf.clone()))
         .await

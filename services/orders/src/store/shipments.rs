@@ -318,3 +318,58 @@ pub async fn resolve_problem(
     .await?;
     Ok(lines.map(|Json(l)| l).unwrap_or_default())
 }
+
+/// Cancels `quantity` more units of a line that will not ship (a short pick); returns how many
+/// were cancelled (never beyond what is still unshipped).
+/// Records that a fulfilment line was picked short; false if it was recorded already.
+pub async fn record_short_pick(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    fulfillment_id: &str,
+    line_id: &str,
+    quantity: i32,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO order_short_picks (fulfillment_id, line_id, order_id, quantity)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(fulfillment_id)
+    .bind(line_id)
+    .bind(order_id)
+    .bind(quantity)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn cancel_units(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    line_id: &str,
+    quantity: i32,
+) -> Result<i32, sqlx::Error> {
+    let line: Option<(i32, i32, i32)> = sqlx::query_as(
+        "SELECT quantity, shipped_quantity, cancelled_quantity FROM order_lines
+         WHERE order_id = $1 AND line_id = $2 FOR UPDATE",
+    )
+    .bind(order_id)
+    .bind(line_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((ordered, shipped, cancelled)) = line else {
+        return Ok(0);
+    };
+    let more = quantity.min(ordered - shipped - cancelled).max(0);
+    if more > 0 {
+        sqlx::query(
+            "UPDATE order_lines SET cancelled_quantity = cancelled_quantity + $3
+             WHERE order_id = $1 AND line_id = $2",
+        )
+        .bind(order_id)
+        .bind(line_id)
+        .bind(more)
+        .execute(conn)
+        .await?;
+    }
+    Ok(more)
+}

@@ -731,3 +731,49 @@ async fn a_problem_reported_without_lines_concerns_the_whole_order() {
     let refund: PaymentRefundRequested = refunds.next().await;
     assert_eq!(money(&refund.amount), ("EUR".into(), TOTAL));
 }
+
+#[tokio::test]
+async fn a_short_pick_ships_the_rest_and_cancels_releases_and_voids_what_is_missing() {
+    let app = TestApp::start().await;
+    let mut released = app.env.tap("orders.reservation.release_requested").await;
+    let mut voided = app.env.tap("orders.payment.void_requested").await;
+    // valid_request: L1 = 2 × TEA-001 at 12.50, L2 = 1 × CUP-002 at 8.99.
+    let order = app.confirmed(valid_request("short-pick")).await;
+    app.fulfillment_created(&order).await;
+
+    let short = contracts::fulfillment::FulfillmentShortPicked {
+        fulfillment_id: crate::helpers::fulfillment_id(&order),
+        order_id: order.id.clone(),
+        warehouse_id: "WH-1".into(),
+        lines: vec![contracts::fulfillment::ShortPickedLine {
+            line_id: "L1".into(),
+            sku: "TEA-001".into(),
+            expected_quantity: 2,
+            picked_quantity: 1,
+            bins: vec![],
+        }],
+        picked_by: "picker-1".into(),
+        picked_at: None,
+    };
+    app.publish("fulfillment", &short).await;
+    // Heard twice: cancelled once.
+    app.publish("fulfillment", &short).await;
+
+    let release: contracts::orders::ReservationReleaseRequested = released.next().await;
+    assert_eq!(release.lines.len(), 1);
+    assert_eq!(
+        (release.lines[0].line_id.as_str(), release.lines[0].quantity),
+        ("L1", 1)
+    );
+    let void: contracts::orders::PaymentVoidRequested = voided.next().await;
+    assert_eq!(void.amount, Some(crate::helpers::eur(1250)));
+    assert_eq!(app.outbox_count("orders.payment.void_requested").await, 1);
+
+    // The rest leaves in one parcel: the order is shipped, not partially shipped.
+    app.hand_over(&order, "shp-rest", &[("L1", 1), ("L2", 1)])
+        .await;
+    let shipped = app.order(&order.id).await;
+    assert_eq!(shipped.status(), OrderStatus::Shipped);
+    assert_eq!(shipped.lines[0].cancelled_quantity, 1);
+    assert_eq!(shipped.lines[0].shipped_quantity, 1);
+}

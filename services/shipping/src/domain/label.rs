@@ -33,6 +33,9 @@ struct Layout {
 fn layout(s: &Shipment, ctx: &LabelContext<'_>) -> Layout {
     let mut footer = Vec::new();
     let reference = match s.direction {
+        Direction::Outbound if !s.order_number.is_empty() => {
+            format!("Order {}  Parcel {}", s.order_number, s.parcel_id)
+        }
         Direction::Outbound => format!("Order {}  Parcel {}", s.order_id, s.parcel_id),
         Direction::Return => format!("RETURN {}  Order {}", s.rma_number, s.order_id),
     };

@@ -55,6 +55,7 @@ impl Handler<ReturnShipmentRequested> for CreateReturnShipment {
             parcel_id: String::new(),
             return_id,
             rma_number: r.rma_number.clone(),
+            order_number: String::new(),
             warehouse_id: warehouse_id.clone(),
             ship_from: Some(pickup),
             ship_to: crate::domain::Address::default(),

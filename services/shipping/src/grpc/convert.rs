@@ -126,6 +126,7 @@ pub fn event(e: &RecordedEvent) -> pb::TrackingEvent {
 pub fn shipment(s: &Shipment, history: &[RecordedEvent]) -> pb::Shipment {
     pb::Shipment {
         id: s.id.to_string(),
+        order_number: s.order_number.clone(),
         order_id: s.order_id.clone(),
         direction: direction(s.direction) as i32,
         fulfillment_id: s.fulfillment_id.clone(),
@@ -377,6 +378,7 @@ impl TryFrom<pb::CreateShipmentRequest> for CreateShipment {
                 parcel_id,
                 return_id: String::new(),
                 rma_number: String::new(),
+                order_number: text(&mut v, "order_number", &r.order_number, false, 64),
                 warehouse_id,
                 ship_from,
                 ship_to,

@@ -41,9 +41,9 @@ pub async fn insert(
              tracking_number, tracking_url, status, status_at, ship_from, ship_to, weight_grams,
              dimensions, lines, declared_value, cash_on_delivery, cash_collected, transit_days,
              handed_over_at, next_attempt_at, eta, courier, delivery_attempts, last_location,
-             received_by, created_at, updated_at, delivered_at)
+             received_by, created_at, updated_at, delivered_at, order_number)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)
          ON CONFLICT DO NOTHING",
     )
     .bind(s.id)
@@ -81,6 +81,7 @@ pub async fn insert(
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.delivered_at)
+    .bind(&s.order_number)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 1 {
@@ -138,13 +139,14 @@ const COLUMNS: &str = "id, return_id, rma_number, order_id, direction, fulfillme
     warehouse_id, carrier, service_level, tracking_number, tracking_url, status, status_at,
     ship_from, ship_to, weight_grams, dimensions, lines, declared_value, cash_on_delivery,
     cash_collected, transit_days, handed_over_at, next_attempt_at, eta, courier,
-    delivery_attempts, last_location, received_by, created_at, updated_at, delivered_at";
+    delivery_attempts, last_location, received_by, created_at, updated_at, delivered_at, order_number";
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     return_id: Option<String>,
     rma_number: String,
+    order_number: String,
     order_id: String,
     direction: String,
     fulfillment_id: String,
@@ -191,6 +193,7 @@ impl TryFrom<Row> for Shipment {
             parcel_id: r.parcel_id,
             return_id: r.return_id.unwrap_or_default(),
             rma_number: r.rma_number,
+            order_number: r.order_number,
             warehouse_id: r.warehouse_id,
             carrier: r.carrier,
             service_level: r.service_level,

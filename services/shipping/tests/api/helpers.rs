@@ -138,6 +138,7 @@ pub fn recipient(line2: &str) -> Address {
 /// A valid CreateShipment whose simulated carrier stays put (`[sim:hold]`).
 pub fn create_request(request_id: &str) -> CreateShipmentRequest {
     CreateShipmentRequest {
+        order_number: String::new(),
         request_id: request_id.into(),
         order_id: "order-1".into(),
         fulfillment_id: "ful-1".into(),
