@@ -5,7 +5,8 @@
 //! - [`clock`]: the one clock, scalable for demos and tests.
 //! - [`auth`]: the [`auth::Actor`] every RPC runs as (JWT, or dev mode).
 //! - [`db`] and [`nats`]: a service's own database (created, migrated) and its stream.
-//! - [`grpc`]: validation errors, internal-error mapping, server layers.
+//! - [`grpc`]: validation errors, internal-error mapping, server layers; [`pan`]: the card-number
+//!   guard every service applies to free text (DESIGN §8: no card number is ever stored).
 //! - [`host`]: [`ServiceDef`] → [`launch`] → [`App::run_until`]; health, reflection, the admin
 //!   HTTP server ([`admin`]) and the ordered shutdown.
 //!
@@ -20,6 +21,7 @@ pub mod db;
 pub mod grpc;
 pub mod host;
 pub mod nats;
+pub mod pan;
 pub mod shutdown;
 pub mod telemetry;
 

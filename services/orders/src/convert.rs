@@ -6,12 +6,12 @@ use contracts::orders as pb;
 use contracts::time::to_timestamp;
 use runtime::grpc::FieldViolations;
 
-use crate::domain::pan::looks_like_card_number;
 use crate::domain::review::{HoldKind, HoldReason};
 use crate::domain::{
     Address, Channel, Currency, Customer, Fulfillment, Money, NewLine, NewOrder, Order,
     OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
 };
+use runtime::pan::looks_like_card_number;
 
 const MAX_LINES: usize = 500;
 const INSTALLMENT_COUNTS: [i32; 3] = [3, 6, 12];

@@ -29,13 +29,13 @@ use crate::config::PaymentsConfig;
 use crate::domain::installments::{self, InstallmentStatus, PlanStatus};
 use crate::domain::ledger::{self, Leg, Movement};
 use crate::domain::money::Money;
-use crate::domain::pan::looks_like_card_number;
 use crate::domain::payment::{DeclineReason, Method, Status, TransactionKind};
 use crate::provider::{CallError, Provider};
 use crate::store::payments::{Instructions, PaymentRow};
 use crate::store::plans::{InstallmentRow, PlanRow};
 use crate::store::transactions::{self, FAILED, TransactionRow};
 use crate::store::{self, plans};
+use runtime::pan::looks_like_card_number;
 
 pub const BANK_TRANSFER_DEADLINE: &str = "payments.bank_transfer_deadline";
 pub const INSTALLMENT_DUE: &str = "payments.installment_due";

@@ -3,7 +3,6 @@
 
 pub mod money;
 pub mod order;
-pub mod pan;
 pub mod returns;
 pub mod review;
 pub mod saga;

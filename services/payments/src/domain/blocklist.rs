@@ -2,7 +2,7 @@
 //! customer, a postal code, a country). Values are normalized once, here, so an entry and an
 //! order's details compare equal however they were typed.
 
-use crate::domain::pan::looks_like_card_number;
+use runtime::pan::looks_like_card_number;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {

@@ -10,6 +10,5 @@ pub mod blocklist;
 pub mod installments;
 pub mod ledger;
 pub mod money;
-pub mod pan;
 pub mod payment;
 pub mod risk;

@@ -31,7 +31,7 @@ impl Handler<PaymentRefundRequested> for Refund {
         let mut reason = RefundReason::try_from(event.reason)
             .map(|r| r.as_str_name().to_owned())
             .unwrap_or_default();
-        if !event.note.is_empty() && !crate::domain::pan::looks_like_card_number(&event.note) {
+        if !event.note.is_empty() && !runtime::pan::looks_like_card_number(&event.note) {
             reason = format!("{reason}: {}", event.note);
         }
         let request = MoveRequest {

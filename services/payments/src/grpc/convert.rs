@@ -10,12 +10,12 @@ use runtime::grpc::FieldViolations;
 use uuid::Uuid;
 
 use crate::domain::money::{Currency, Money};
-use crate::domain::pan::looks_like_card_number;
 use crate::domain::payment::{Method, Status, TransactionKind};
 use crate::movements::{pb_decline, pb_instructions, pb_method, pb_money};
 use crate::store::payments::PaymentRow;
 use crate::store::plans::{InstallmentRow, PlanRow};
 use crate::store::transactions::TransactionRow;
+use runtime::pan::looks_like_card_number;
 
 /// Free text: trimmed, bounded, and never a card number.
 pub fn text(
