@@ -115,6 +115,27 @@ impl TestEnv {
         self.start_on(def, database_url).await
     }
 
+    /// Starts every service of `defs` in order on fresh databases, telling each one where the
+    /// ones before it listen (`OC_<SERVICE>_<OTHER>_URL`, e.g. fulfillment's
+    /// `OC_FULFILLMENT_SHIPPING_URL`): list the services called over gRPC first.
+    pub async fn start_all(&mut self, defs: &[&'static ServiceDef]) -> Vec<RunningService> {
+        let mut started: Vec<RunningService> = Vec::new();
+        for def in defs {
+            for earlier in &started {
+                self.settings.overrides.insert(
+                    format!(
+                        "OC_{}_{}_URL",
+                        def.name.to_uppercase(),
+                        earlier.name.to_uppercase()
+                    ),
+                    format!("http://{}", earlier.grpc_addr),
+                );
+            }
+            started.push(self.start(def).await);
+        }
+        started
+    }
+
     /// Starts `def` on an existing database (a restart after a crash).
     pub async fn start_on(&self, def: &'static ServiceDef, database_url: String) -> RunningService {
         let service = ServiceSettings {

@@ -4,7 +4,6 @@
 use contracts::feedback::feedback_service_server::FeedbackServiceServer;
 use contracts::orders::{OrderAccepted, OrderDelivered, OrderProblemReported};
 use messaging::Bus;
-use runtime::config::Env;
 use runtime::{BoxError, Host};
 
 use crate::config::Config;
@@ -19,7 +18,7 @@ use crate::timers::{FIRST_RESPONSE_DUE, RESOLUTION_DUE, SURVEY_INVITATION};
 
 /// Builds the service with its configuration from the process environment.
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
-    let config = Config::from_env(&Env::process())?;
+    let config = Config::from_env(&host.settings().env())?;
     build_with(host, config).await
 }
 

@@ -27,7 +27,7 @@ use crate::timers;
 
 /// Builds the service with its configuration from `OC_PAYMENTS_…` variables.
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
-    let config = PaymentsConfig::from_env()?;
+    let config = PaymentsConfig::from(&host.settings().env())?;
     build_with(host, config).await
 }
 

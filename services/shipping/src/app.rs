@@ -36,7 +36,7 @@ impl Shipping {
 }
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
-    let config = ShippingConfig::from_env()?;
+    let config = ShippingConfig::from(&host.settings().env())?;
     let bus = Bus::attach(host);
     let shipping = Shipping {
         pool: host.pool().clone(),

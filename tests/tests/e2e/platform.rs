@@ -3,12 +3,13 @@
 use runtime::ServiceDef;
 use testkit::{RunningService, TestEnv};
 
+/// Every service; shipping before fulfillment, which calls it.
 pub static ALL: [&ServiceDef; 8] = [
     &orders::SERVICE,
     &inventory::SERVICE,
     &payments::SERVICE,
-    &fulfillment::SERVICE,
     &shipping::SERVICE,
+    &fulfillment::SERVICE,
     &notifications::SERVICE,
     &feedback::SERVICE,
     &analytics::SERVICE,
@@ -25,22 +26,7 @@ impl Platform {
     }
 
     pub async fn start_in(mut env: TestEnv) -> Self {
-        let mut services = Vec::new();
-        // Fulfillment calls shipping over gRPC: shipping starts first and tells it where.
-        for def in ALL.iter().filter(|d| d.name != "fulfillment") {
-            services.push(env.start(def).await);
-        }
-        let shipping = services
-            .iter()
-            .find(|s| s.name == "shipping")
-            .map(|s| s.grpc_addr);
-        if let Some(addr) = shipping {
-            env.settings.overrides.insert(
-                "OC_FULFILLMENT_SHIPPING_URL".into(),
-                format!("http://{addr}"),
-            );
-        }
-        services.push(env.start(&fulfillment::SERVICE).await);
+        let services = env.start_all(&ALL).await;
         Self { env, services }
     }
 
