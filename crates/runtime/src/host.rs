@@ -110,15 +110,14 @@ impl Host {
         let subjects = Subjects::new(settings.subject_root.clone());
         nats::ensure_stream(&jetstream, &subjects, def.name, &settings.streams).await?;
 
-        let mut registry = Registry::with_prefix_and_labels(
-            "",
+        // Every metric carries the service's name, so one Prometheus job can scrape them all.
+        let registry = Registry::with_labels(
             [(
                 std::borrow::Cow::Borrowed("service"),
                 std::borrow::Cow::Borrowed(def.name),
             )]
             .into_iter(),
         );
-        let _ = &mut registry;
         Ok(Self {
             def_name: def.name,
             auth: Authenticator::new(&settings.auth)?,
