@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod processes;
+
 use runtime::ServiceDef;
 use testkit::TestEnv;
 

@@ -1,0 +1,171 @@
+//! The platform as separate `ordercycle serve` processes (as in containers), one per service,
+//! talking only through NATS, gRPC and their own databases: the card order runs to COMPLETED,
+//! and the next one still does after the orders process is killed with SIGKILL and restarted on
+//! its database.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+
+use testkit::TestEnv;
+use tokio::process::{Child, Command};
+
+use crate::ALL;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Processes {
+    env: TestEnv,
+    /// (service, gRPC address, database URL, HTTP address)
+    services: Vec<(&'static str, String, String, String)>,
+    children: Vec<(&'static str, Child)>,
+}
+
+impl Processes {
+    async fn start() -> Self {
+        let env = TestEnv::new().await;
+        let mut services = Vec::new();
+        for def in ALL {
+            let database = env.database(def).await;
+            services.push((
+                def.name,
+                format!("127.0.0.1:{}", free_port()),
+                database,
+                format!("127.0.0.1:{}", free_port()),
+            ));
+        }
+        let mut processes = Self {
+            env,
+            services,
+            children: Vec::new(),
+        };
+        for name in ALL.map(|d| d.name) {
+            processes.spawn(name);
+        }
+        for (name, grpc, _, _) in &processes.services {
+            wait_serving(name, grpc).await;
+        }
+        processes
+    }
+
+    fn spawn(&mut self, name: &'static str) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
+        command
+            .arg("serve")
+            .arg(name)
+            .env("OC_AUTH", "off")
+            .env("OC_SUBJECT_ROOT", self.env.subjects().root())
+            .env("OC_STREAM_STORAGE", "memory")
+            .env("OC_CLOCK_SCALE", "3600")
+            .env("OC_DB_POOL_SIZE", "2")
+            .env("OC_RELAY_POLL_MS", "50")
+            .env("OC_TIMER_POLL_MS", "50")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (service, grpc, database, http) in &self.services {
+            let upper = service.to_uppercase();
+            command
+                .env(format!("OC_{upper}_GRPC_ADDR"), grpc)
+                .env(format!("OC_{upper}_HTTP_ADDR"), http)
+                .env(format!("OC_{upper}_DATABASE_URL"), database);
+        }
+        let shipping = self.addr("shipping");
+        command.env("OC_FULFILLMENT_SHIPPING_URL", format!("http://{shipping}"));
+        let child = command.spawn().expect("ordercycle serve starts");
+        self.children.push((name, child));
+    }
+
+    fn addr(&self, name: &str) -> String {
+        self.services
+            .iter()
+            .find(|(service, ..)| *service == name)
+            .map(|(_, grpc, ..)| grpc.clone())
+            .unwrap_or_default()
+    }
+
+    /// SIGKILL: no drain, no flush, as a crashed container.
+    async fn kill(&mut self, name: &str) {
+        let index = self
+            .children
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("running");
+        let (_, mut child) = self.children.remove(index);
+        child.start_kill().expect("kill");
+        let _ = child.wait().await;
+    }
+
+    async fn demo(&self, scenarios: &str) -> serde_json::Value {
+        let mut demo = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
+        demo.arg("--json")
+            .arg("demo")
+            .arg("--scenarios")
+            .arg(scenarios);
+        for (name, grpc, ..) in &self.services {
+            demo.arg(format!("--{name}-addr")).arg(grpc);
+        }
+        demo.env("OC_CLOCK_SCALE", "3600").kill_on_drop(true);
+        let output = tokio::time::timeout(std::time::Duration::from_secs(600), demo.output())
+            .await
+            .expect("the demo finishes")
+            .expect("the demo runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find(|v| v.get("scenario").is_some())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no scenario result: {stdout}\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })
+    }
+}
+
+async fn wait_serving(name: &str, grpc: &str) {
+    let uri = format!("http://{grpc}");
+    testkit::eventually(&format!("{name} to serve"), || {
+        let uri = uri.clone();
+        async move {
+            let channel = tonic::transport::Channel::from_shared(uri)
+                .ok()?
+                .connect()
+                .await
+                .ok()?;
+            let status = tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .status;
+            (status == 1).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_card_order_completes_across_separate_serve_processes_even_when_orders_is_killed() {
+    let mut platform = Processes::start().await;
+    let first = platform.demo("card_ship").await;
+    assert_eq!(first["final_status"], "ORDER_STATUS_COMPLETED", "{first}");
+
+    // Kill orders with SIGKILL (no drain, no flush), restart it on the same database:
+    // the next order still runs the whole cycle.
+    platform.kill("orders").await;
+    platform.spawn("orders");
+    let orders = platform.addr("orders");
+    wait_serving("orders", &orders).await;
+    let second = platform.demo("card_ship").await;
+    assert_eq!(second["final_status"], "ORDER_STATUS_COMPLETED", "{second}");
+    assert_ne!(first["order_number"], second["order_number"]);
+}
