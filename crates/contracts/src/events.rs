@@ -117,6 +117,7 @@ events! {
     crate::payments::PaymentVoided => "payments.payment.voided" by payment_id, as "ordercycle.payments.v1.PaymentVoided", to ["orders", "notifications", "analytics"];
     crate::payments::PaymentRefunded => "payments.payment.refunded" by payment_id, as "ordercycle.payments.v1.PaymentRefunded", to ["orders", "notifications", "analytics"];
     crate::payments::OrderSettled => "payments.order.settled" by order_id, as "ordercycle.payments.v1.OrderSettled", to ["orders"];
+    crate::payments::InstallmentMissed => "payments.installment.missed" by plan_id, as "ordercycle.payments.v1.InstallmentMissed", to ["notifications", "analytics"];
     crate::fulfillment::FulfillmentCreated => "fulfillment.fulfillment.created" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCreated", to ["orders", "notifications", "analytics"];
     crate::fulfillment::FulfillmentPicked => "fulfillment.fulfillment.picked" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentPicked", to ["orders", "notifications", "analytics"];
     crate::fulfillment::FulfillmentShortPicked => "fulfillment.fulfillment.short_picked" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentShortPicked", to ["orders", "notifications", "analytics"];

@@ -1,5 +1,17 @@
-//! Recognising a payment card number (PAN) wherever it is typed, so that none is ever stored or
-//! logged: 13–19 digits, optionally grouped by spaces or dashes, passing the Luhn check.
+//! Payment data that must never be stored or logged as typed: recognising a payment card
+//! number (PAN) wherever it appears (13–19 digits, optionally grouped by spaces or dashes,
+//! passing the Luhn check), and the one-way fingerprint of a provider token that risk scoring
+//! and block lists compare instead of the token.
+
+use sha2::{Digest as _, Sha256};
+
+/// `fp_` and the first 32 hex digits of the SHA-256 of the trimmed token: the same token
+/// always gives the same fingerprint, and the fingerprint does not give the token back.
+pub fn fingerprint(token: &str) -> String {
+    let digest = Sha256::digest(token.trim().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("fp_{hex}")
+}
 
 pub fn looks_like_card_number(text: &str) -> bool {
     let mut digits = Vec::with_capacity(19);
@@ -38,6 +50,15 @@ fn luhn(digits: &[u32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_fingerprint_is_stable_and_hides_the_token() {
+        let fp = fingerprint("tok_visa");
+        assert_eq!(fp, fingerprint(" tok_visa "));
+        assert_ne!(fp, fingerprint("tok_visa2"));
+        assert_eq!(fp.len(), 3 + 32);
+        assert!(fp.starts_with("fp_") && !fp.contains("visa"));
+    }
 
     #[test]
     fn test_card_numbers_are_recognised_in_any_grouping() {

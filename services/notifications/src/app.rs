@@ -8,7 +8,7 @@ use contracts::fulfillment::{FulfillmentReadyForPickup, ParcelHandedOver};
 use contracts::inventory::StockLow;
 use contracts::notifications::notification_service_server::NotificationServiceServer;
 use contracts::orders::{OrderCancelled, OrderConfirmed, OrderHeld, OrderPlaced, ReturnApproved};
-use contracts::payments::{PaymentDeclined, PaymentPending, PaymentRefunded};
+use contracts::payments::{InstallmentMissed, PaymentDeclined, PaymentPending, PaymentRefunded};
 use contracts::shipping::{
     ShipmentCreated, ShipmentDelivered, ShipmentDeliveryFailed, ShipmentStatusChanged,
 };
@@ -60,6 +60,8 @@ pub async fn build_with(host: &mut Host, config: NotificationsConfig) -> Result<
     bus.consume::<PaymentDeclined, _>(host, notifier.clone())
         .await?;
     bus.consume::<PaymentRefunded, _>(host, notifier.clone())
+        .await?;
+    bus.consume::<InstallmentMissed, _>(host, notifier.clone())
         .await?;
     bus.consume::<ParcelHandedOver, _>(host, notifier.clone())
         .await?;

@@ -35,6 +35,7 @@ static SOURCES: &[(&str, &str, &str)] = sources![
     "payment.declined",
     "payment.pending",
     "payment.refunded",
+    "installment.missed",
     "shipment.shipped",
     "shipment.out_for_delivery",
     "shipment.delivered",
@@ -223,6 +224,9 @@ mod tests {
             "rma_number": "RMA-1",
             "survey_id": "s-1",
             "expires_at": "2026-04-10 00:00 UTC",
+            "number": 2,
+            "defaulted": false,
+            "next_attempt_at": "2026-04-11 00:00 UTC",
         });
         let staff = json!({
             "reasons": ["high value"],

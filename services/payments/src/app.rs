@@ -13,7 +13,6 @@ use messaging::Bus;
 use runtime::{BoxError, Host};
 
 use crate::config::PaymentsConfig;
-use crate::domain::risk::RiskRules;
 use crate::events::capture_requested::Capture;
 use crate::events::order_placed::AssessRisk;
 use crate::events::payment_requested::OpenPayment;
@@ -55,7 +54,7 @@ pub async fn build_with(host: &mut Host, config: PaymentsConfig) -> Result<(), B
     };
 
     let assess = AssessRisk {
-        rules: RiskRules::default(),
+        rules: config.risk.clone(),
         outbox: bus.outbox().clone(),
         clock: host.clock().clone(),
     };

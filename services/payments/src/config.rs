@@ -14,6 +14,11 @@
 //! | `OC_PAYMENTS_INSTALLMENT_EVERY_SECS` | unset = calendar months | distance between installments |
 //! | `OC_PAYMENTS_INSTALLMENT_RETRY_HOURS` | `24` | wait before retrying a missed installment |
 //! | `OC_PAYMENTS_INSTALLMENT_MAX_ATTEMPTS` | `3` | failed attempts after which the plan defaults |
+//! | `OC_PAYMENTS_RISK_HIGH_VALUE_MINOR` | `500000` | a total at or above this scores `high_value` |
+//! | `OC_PAYMENTS_RISK_VELOCITY_PER_HOUR` | `3` | other orders in an hour by one customer, token, address or phone that score velocity |
+//! | `OC_PAYMENTS_RISK_BULK_QUANTITY` | `20` | units of one line that score `bulk_quantity` |
+//! | `OC_PAYMENTS_RISK_BLOCKLIST_IDENTITY_POINTS` | `80` | points of a blocked customer, e-mail, phone, address or token |
+//! | `OC_PAYMENTS_RISK_BLOCKLIST_AREA_POINTS` | `40` | points of a blocked e-mail domain, postal code or country |
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use std::time::Duration;
 use runtime::config::{ConfigError, Env};
 
 use crate::domain::installments::Interval;
+use crate::domain::risk::RiskRules;
 
 #[derive(Debug, Clone)]
 pub struct PaymentsConfig {
@@ -38,6 +44,7 @@ pub struct PaymentsConfig {
     pub installment_interval: Interval,
     pub installment_retry: chrono::Duration,
     pub installment_max_attempts: i32,
+    pub risk: RiskRules,
 }
 
 impl Default for PaymentsConfig {
@@ -57,6 +64,7 @@ impl Default for PaymentsConfig {
             installment_interval: Interval::Monthly,
             installment_retry: chrono::Duration::hours(24),
             installment_max_attempts: 3,
+            risk: RiskRules::default(),
         }
     }
 }
@@ -118,7 +126,36 @@ impl PaymentsConfig {
                 "OC_PAYMENTS_INSTALLMENT_MAX_ATTEMPTS",
                 d.installment_max_attempts,
             )?,
+            risk: RiskRules {
+                high_value_minor: parse(
+                    env,
+                    "OC_PAYMENTS_RISK_HIGH_VALUE_MINOR",
+                    d.risk.high_value_minor,
+                )?,
+                velocity_per_hour: parse(
+                    env,
+                    "OC_PAYMENTS_RISK_VELOCITY_PER_HOUR",
+                    d.risk.velocity_per_hour,
+                )?,
+                bulk_quantity: parse(env, "OC_PAYMENTS_RISK_BULK_QUANTITY", d.risk.bulk_quantity)?,
+                blocklist_identity_points: parse(
+                    env,
+                    "OC_PAYMENTS_RISK_BLOCKLIST_IDENTITY_POINTS",
+                    d.risk.blocklist_identity_points,
+                )?,
+                blocklist_area_points: parse(
+                    env,
+                    "OC_PAYMENTS_RISK_BLOCKLIST_AREA_POINTS",
+                    d.risk.blocklist_area_points,
+                )?,
+            },
         };
+        if config.risk.velocity_per_hour < 1 {
+            return Err(ConfigError {
+                var: "OC_PAYMENTS_RISK_VELOCITY_PER_HOUR".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         if config.provider_attempts == 0 || config.installment_max_attempts < 1 {
             return Err(ConfigError {
                 var: "OC_PAYMENTS_PROVIDER_ATTEMPTS / OC_PAYMENTS_INSTALLMENT_MAX_ATTEMPTS".into(),

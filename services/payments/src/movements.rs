@@ -729,12 +729,26 @@ impl Movements {
                 inst.failed_attempts += 1;
                 inst.status = InstallmentStatus::Overdue.as_str().into();
                 plans::update_installment(tx, &inst).await?;
-                if inst.failed_attempts >= self.config.installment_max_attempts {
-                    self.default_plan(tx, &mut p, &plan, number).await?;
-                } else {
-                    let retry_at = now + self.config.installment_retry;
+                let defaulted = inst.failed_attempts >= self.config.installment_max_attempts;
+                let retry_at = (!defaulted).then(|| now + self.config.installment_retry);
+                let missed = pb::InstallmentMissed {
+                    plan_id: plan.id.to_string(),
+                    payment_id: p.id.to_string(),
+                    order_id: p.order_id.to_string(),
+                    number,
+                    amount: Some(pb_money(amount)),
+                    attempt,
+                    reason: err.to_string(),
+                    next_attempt_at: retry_at.map(to_timestamp),
+                    defaulted,
+                    missed_at: Some(to_timestamp(now)),
+                };
+                self.outbox.append(tx, &missed).await?;
+                if let Some(retry_at) = retry_at {
                     schedule_installment(tx, plan.id, number, attempt + 1, retry_at).await?;
                     tracing::warn!(plan_id = %plan.id, number, attempt, error = %err, "installment missed; will retry");
+                } else {
+                    self.default_plan(tx, &mut p, &plan, number).await?;
                 }
             }
         }
@@ -768,8 +782,8 @@ impl Movements {
         }
         p.updated_at = now;
         store::payments::update(tx, p).await?;
-        // Reported where operators look: the plan's status, and an error in the log. (There is
-        // no defaulted-plan event in the contracts yet.)
+        // Reported by the last `payments.installment.missed` (defaulted), the plan's status and
+        // an error in the log.
         tracing::error!(plan_id = %plan.id, payment_id = %p.id, order_id = %p.order_id, number, "installment plan defaulted");
         Ok(())
     }

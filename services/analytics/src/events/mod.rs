@@ -97,6 +97,7 @@ consumed! {
     contracts::payments::PaymentVoided,
     contracts::payments::PaymentRefunded,
     contracts::payments::OrderSettled,
+    contracts::payments::InstallmentMissed,
     contracts::fulfillment::FulfillmentCreated,
     contracts::fulfillment::FulfillmentPicked,
     contracts::fulfillment::FulfillmentShortPicked,

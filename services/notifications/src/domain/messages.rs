@@ -41,6 +41,8 @@ pub const PAYMENT_DECLINED: Message = customer("payment.declined", PaymentUpdate
 /// Bank transfer instructions: the order waits for the money, against a deadline.
 pub const PAYMENT_PENDING: Message = customer("payment.pending", PaymentUpdates, true, true);
 pub const PAYMENT_REFUNDED: Message = customer("payment.refunded", PaymentUpdates, false, false);
+/// An installment could not be charged: the customer can fix the card before the retry.
+pub const INSTALLMENT_MISSED: Message = customer("installment.missed", PaymentUpdates, true, true);
 pub const SHIPMENT_SHIPPED: Message = customer("shipment.shipped", DeliveryUpdates, false, false);
 /// The courier is on the way today: no use tomorrow morning.
 pub const SHIPMENT_OUT_FOR_DELIVERY: Message =
@@ -61,13 +63,14 @@ pub const STAFF_DEAD_LETTER: Message = staff("staff.dead_letter");
 pub const STAFF_SLA_BREACHED: Message = staff("staff.sla_breached");
 
 /// Every message, for the check that each has a template in every locale.
-pub const ALL: [Message; 17] = [
+pub const ALL: [Message; 18] = [
     ORDER_RECEIVED,
     ORDER_CONFIRMED,
     ORDER_CANCELLED,
     PAYMENT_DECLINED,
     PAYMENT_PENDING,
     PAYMENT_REFUNDED,
+    INSTALLMENT_MISSED,
     SHIPMENT_SHIPPED,
     SHIPMENT_OUT_FOR_DELIVERY,
     SHIPMENT_DELIVERED,

@@ -1,12 +1,17 @@
-//! Payments' events: bank transfer instructions, a declined payment, a refund.
+//! Payments' events: bank transfer instructions, a declined payment, a refund, a missed
+//! installment.
 
-use contracts::payments::{DeclineReason, PaymentDeclined, PaymentPending, PaymentRefunded};
+use contracts::payments::{
+    DeclineReason, InstallmentMissed, PaymentDeclined, PaymentPending, PaymentRefunded,
+};
 use messaging::{Envelope, Handler, HandlerError};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
 use super::{Notifier, Source, amount, code, when};
-use crate::domain::messages::{PAYMENT_DECLINED, PAYMENT_PENDING, PAYMENT_REFUNDED};
+use crate::domain::messages::{
+    INSTALLMENT_MISSED, PAYMENT_DECLINED, PAYMENT_PENDING, PAYMENT_REFUNDED,
+};
 
 impl Handler<PaymentPending> for Notifier {
     async fn handle(
@@ -91,6 +96,34 @@ fn refunded(e: &PaymentRefunded) -> Value {
     json!({"amount": amount(e.amount.as_ref())})
 }
 
+impl Handler<InstallmentMissed> for Notifier {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<InstallmentMissed>,
+    ) -> Result<(), HandlerError> {
+        let e = &envelope.event;
+        let contact = self.contact_of(tx, &e.order_id).await?;
+        self.to_customer(
+            tx,
+            &Source::of(envelope),
+            INSTALLMENT_MISSED,
+            &contact,
+            missed(e),
+        )
+        .await
+    }
+}
+
+fn missed(e: &InstallmentMissed) -> Value {
+    json!({
+        "number": e.number,
+        "amount": amount(e.amount.as_ref()),
+        "defaulted": e.defaulted,
+        "next_attempt_at": when(e.next_attempt_at.as_ref()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::renders;
@@ -101,5 +134,6 @@ mod tests {
         renders(PAYMENT_PENDING, pending(&PaymentPending::default()));
         renders(PAYMENT_DECLINED, declined(&PaymentDeclined::default()));
         renders(PAYMENT_REFUNDED, refunded(&PaymentRefunded::default()));
+        renders(INSTALLMENT_MISSED, missed(&InstallmentMissed::default()));
     }
 }

@@ -72,11 +72,18 @@ impl OrdersApi {
             }
             Inserted::New(order) => order,
         };
-        let event_id = self
-            .wf
-            .outbox
-            .append(&mut tx, &OrderPlaced::from(&order))
-            .await?;
+        let placed = OrderPlaced {
+            // The token itself goes only to payments, with the payment request.
+            payment_token_fingerprint: new_order
+                .payment
+                .token
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+                .map(runtime::pan::fingerprint)
+                .unwrap_or_default(),
+            ..OrderPlaced::from(&order)
+        };
+        let event_id = self.wf.outbox.append(&mut tx, &placed).await?;
         timeline::append(
             &mut tx,
             timeline::Entry {

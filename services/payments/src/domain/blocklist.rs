@@ -1,8 +1,9 @@
 //! Block lists: values an operator has marked as fraudulent (an e-mail, its domain, a phone, a
-//! customer, a postal code, a country). Values are normalized once, here, so an entry and an
-//! order's details compare equal however they were typed.
+//! customer, a postal code, a country, an address, a payment token). Values are normalized
+//! once, here, so an entry and an order's details compare equal however they were typed; a
+//! payment token is kept only as its fingerprint.
 
-use runtime::pan::looks_like_card_number;
+use runtime::pan::{fingerprint, looks_like_card_number};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -12,16 +13,20 @@ pub enum Kind {
     CustomerId,
     PostalCode,
     CountryCode,
+    Address,
+    PaymentToken,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Self::Email,
         Self::EmailDomain,
         Self::Phone,
         Self::CustomerId,
         Self::PostalCode,
         Self::CountryCode,
+        Self::Address,
+        Self::PaymentToken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +37,8 @@ impl Kind {
             Self::CustomerId => "CUSTOMER_ID",
             Self::PostalCode => "POSTAL_CODE",
             Self::CountryCode => "COUNTRY_CODE",
+            Self::Address => "ADDRESS",
+            Self::PaymentToken => "PAYMENT_TOKEN",
         }
     }
 
@@ -48,6 +55,8 @@ impl Kind {
             Self::CustomerId => "blocklisted_customer",
             Self::PostalCode => "blocklisted_postal_code",
             Self::CountryCode => "blocklisted_country",
+            Self::Address => "blocklisted_address",
+            Self::PaymentToken => "blocklisted_payment_token",
         }
     }
 }
@@ -105,7 +114,44 @@ pub fn normalize(kind: Kind, value: &str) -> Result<String, &'static str> {
         Kind::CountryCode => {
             normalize_country(value).ok_or("must be an ISO 3166-1 alpha-2 code (two letters)")
         }
+        Kind::Address => {
+            const FORM: &str = "must be COUNTRY:POSTAL CODE:street, e.g. DE:10115:Invalidenstr. 1";
+            let mut parts = value.splitn(3, ':');
+            let (Some(country), Some(code), Some(street)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(FORM);
+            };
+            let country = normalize_country(country).ok_or(FORM)?;
+            let code: String = code
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_uppercase();
+            let street = street.split_whitespace().collect::<Vec<_>>().join(" ");
+            if code.is_empty() || street.is_empty() {
+                return Err(FORM);
+            }
+            Ok(format!("{country}:{code}:{}", street.to_lowercase()))
+        }
+        Kind::PaymentToken => {
+            if is_fingerprint(value) {
+                Ok(value.to_owned())
+            } else if value.starts_with("tok_") && !value.contains(char::is_whitespace) {
+                Ok(fingerprint(value))
+            } else {
+                Err("must be a provider token (tok_…) or its fingerprint (fp_…)")
+            }
+        }
     }
+}
+
+fn is_fingerprint(value: &str) -> bool {
+    value.len() == 35
+        && value.starts_with("fp_")
+        && value[3..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 fn normalize_country(raw: &str) -> Option<String> {
@@ -133,6 +179,10 @@ pub struct Subject {
     /// (country, postal code) of the shipping and billing addresses.
     pub postal_codes: Vec<(String, String)>,
     pub countries: Vec<String>,
+    /// (country, postal code, first street line) of the shipping and billing addresses.
+    pub addresses: Vec<(String, String, String)>,
+    /// The payment token's fingerprint, when the method takes a token.
+    pub token_fingerprint: String,
 }
 
 impl Subject {
@@ -163,6 +213,14 @@ impl Subject {
                 out.push((Kind::CountryCode, v));
             }
         }
+        for (country, code, street) in &self.addresses {
+            if let Ok(v) = normalize(Kind::Address, &format!("{country}:{code}:{street}")) {
+                out.push((Kind::Address, v));
+            }
+        }
+        if is_fingerprint(&self.token_fingerprint) {
+            out.push((Kind::PaymentToken, self.token_fingerprint.clone()));
+        }
         out.sort();
         out.dedup();
         out
@@ -192,6 +250,13 @@ mod tests {
             "DE:10115"
         );
         assert_eq!(normalize(Kind::CountryCode, "fr").unwrap(), "FR");
+        assert_eq!(
+            normalize(Kind::Address, "de: 101 15 :  Invalidenstr.   1 ").unwrap(),
+            "DE:10115:invalidenstr. 1"
+        );
+        let fp = normalize(Kind::PaymentToken, "tok_stolen").unwrap();
+        assert_eq!(fp, fingerprint("tok_stolen"));
+        assert_eq!(normalize(Kind::PaymentToken, &fp).unwrap(), fp);
     }
 
     #[test]
@@ -202,6 +267,9 @@ mod tests {
         assert!(normalize(Kind::CountryCode, "DEU").is_err());
         assert!(normalize(Kind::CustomerId, "4111 1111 1111 1111").is_err());
         assert!(normalize(Kind::CustomerId, "").is_err());
+        assert!(normalize(Kind::Address, "DE:10115").is_err());
+        assert!(normalize(Kind::PaymentToken, "visa").is_err());
+        assert!(normalize(Kind::PaymentToken, "4111111111111111").is_err());
     }
 
     #[test]
@@ -212,6 +280,8 @@ mod tests {
             phones: vec!["+49 30 1234567".into()],
             postal_codes: vec![("DE".into(), "10117".into())],
             countries: vec!["DE".into(), "DE".into()],
+            addresses: vec![("DE".into(), "10117".into(), "Unter den Linden 1".into())],
+            token_fingerprint: fingerprint("tok_visa"),
         };
         let kinds: Vec<_> = subject.candidates().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
@@ -222,7 +292,9 @@ mod tests {
                 Kind::Phone,
                 Kind::CustomerId,
                 Kind::PostalCode,
-                Kind::CountryCode
+                Kind::CountryCode,
+                Kind::Address,
+                Kind::PaymentToken
             ]
         );
     }

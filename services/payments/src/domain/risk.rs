@@ -13,12 +13,21 @@ pub struct OrderFacts {
     pub largest_line_quantity: i32,
     pub shipping_country: Option<String>,
     pub billing_country: Option<String>,
-    /// Orders by the same customer assessed in the last hour, this one excluded.
-    pub recent_orders: i64,
+    /// Other orders in the last hour by the same customer, payment token, address or phone.
+    pub velocity: Velocity,
     /// Orders by the same customer ever assessed, this one excluded.
     pub previous_orders: i64,
     /// Block-list entries in force that match the order: (kind, the entry's reason).
     pub blocklisted: Vec<(Kind, String)>,
+}
+
+/// Other orders placed in the hour before this one that share something with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Velocity {
+    pub customer: i64,
+    pub token: i64,
+    pub address: i64,
+    pub phone: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +48,8 @@ pub struct Assessment {
 pub struct RiskRules {
     /// A total at or above this many minor units counts as high value.
     pub high_value_minor: i64,
+    /// Other orders in the last hour by one customer, token, address or phone at which the
+    /// velocity rules fire.
     pub velocity_per_hour: i64,
     pub bulk_quantity: i32,
     /// Points for a blocked customer, e-mail address or phone: enough on its own to reach
@@ -89,15 +100,20 @@ impl RiskRules {
                 20,
             );
         }
-        if facts.recent_orders >= self.velocity_per_hour {
-            add(
-                "high_velocity",
-                format!(
-                    "{} other orders by this customer in the last hour",
-                    facts.recent_orders
-                ),
-                25,
-            );
+        let v = facts.velocity;
+        for (code, count, by, points) in [
+            ("high_velocity", v.customer, "by this customer", 25),
+            ("token_velocity", v.token, "with this payment token", 25),
+            ("address_velocity", v.address, "to this address", 15),
+            ("phone_velocity", v.phone, "with this phone number", 15),
+        ] {
+            if count >= self.velocity_per_hour {
+                add(
+                    code,
+                    format!("{count} other orders {by} in the last hour"),
+                    points,
+                );
+            }
         }
         if facts.largest_line_quantity >= self.bulk_quantity {
             add(
@@ -114,6 +130,8 @@ impl RiskRules {
                 Kind::Email => ("the e-mail address", self.blocklist_identity_points),
                 Kind::CustomerId => ("the customer", self.blocklist_identity_points),
                 Kind::Phone => ("a phone number", self.blocklist_identity_points),
+                Kind::Address => ("an address", self.blocklist_identity_points),
+                Kind::PaymentToken => ("the payment token", self.blocklist_identity_points),
                 Kind::EmailDomain => ("the e-mail domain", self.blocklist_area_points),
                 Kind::PostalCode => ("a postal code", self.blocklist_area_points),
                 Kind::CountryCode => ("a country", self.blocklist_area_points),
@@ -141,7 +159,7 @@ mod tests {
             largest_line_quantity: 1,
             shipping_country: Some("DE".into()),
             billing_country: Some("DE".into()),
-            recent_orders: 0,
+            velocity: Velocity::default(),
             previous_orders: 4,
             blocklisted: Vec::new(),
         }
@@ -159,7 +177,10 @@ mod tests {
         let facts = OrderFacts {
             total_minor: 900_000,
             billing_country: Some("FR".into()),
-            recent_orders: 5,
+            velocity: Velocity {
+                customer: 5,
+                ..Velocity::default()
+            },
             largest_line_quantity: 40,
             previous_orders: 0,
             ..returning_customer()
@@ -177,6 +198,28 @@ mod tests {
             ]
         );
         assert_eq!(a.score, 95);
+    }
+
+    #[test]
+    fn velocity_counts_by_token_address_and_phone_as_well() {
+        let facts = OrderFacts {
+            velocity: Velocity {
+                customer: 0,
+                token: 3,
+                address: 4,
+                phone: 2,
+            },
+            ..returning_customer()
+        };
+        let a = RiskRules::default().assess(&facts);
+        let codes: Vec<_> = a.reasons.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["token_velocity", "address_velocity"]);
+        assert_eq!(a.score, 40);
+        assert!(
+            a.reasons[1]
+                .description
+                .contains("4 other orders to this address")
+        );
     }
 
     #[test]

@@ -5,12 +5,14 @@ use contracts::orders::OrderPlaced;
 use contracts::payments::{RiskAssessed, RiskReason};
 use contracts::time::{from_timestamp, to_timestamp};
 use messaging::{Envelope, Handler, HandlerError, Outbox};
+use runtime::pan::fingerprint;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::blocklist::{Kind, Subject};
 use crate::domain::risk::{OrderFacts, RiskRules};
 use crate::store;
+use crate::store::risk::Signals;
 
 pub struct AssessRisk {
     pub rules: RiskRules,
@@ -39,9 +41,29 @@ impl Handler<OrderPlaced> for AssessRisk {
             .as_ref()
             .and_then(from_timestamp)
             .unwrap_or(envelope.time);
-        let (recent_orders, previous_orders) =
-            store::risk::history(tx, &customer_id, order_id, placed_at).await?;
-        let blocklisted = blocked(tx, placed, &customer_id, self.clock.now()).await?;
+        let subject = subject(placed, &customer_id);
+        let candidates = subject.candidates();
+        let keys = |kind: Kind| -> Vec<String> {
+            candidates
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, v)| fingerprint(v))
+                .collect()
+        };
+        let signals = Signals {
+            customer_id: customer_id.clone(),
+            // Only a well-formed fingerprint is kept: whatever else a producer put there (a raw
+            // token by mistake) is neither stored nor counted.
+            token_fingerprint: candidates
+                .iter()
+                .find(|(k, _)| *k == Kind::PaymentToken)
+                .map(|(_, v)| v.clone()),
+            address_keys: keys(Kind::Address),
+            phone_keys: keys(Kind::Phone),
+        };
+        let (velocity, previous_orders) =
+            store::risk::history(tx, &signals, order_id, placed_at).await?;
+        let blocklisted = blocked(tx, &candidates, self.clock.now()).await?;
         let total = placed.total.clone().unwrap_or_default();
         let facts = OrderFacts {
             total_minor: total.amount_minor,
@@ -55,13 +77,13 @@ impl Handler<OrderPlaced> for AssessRisk {
                 .billing_address
                 .as_ref()
                 .map(|a| a.country_code.clone()),
-            recent_orders,
+            velocity,
             previous_orders,
             blocklisted,
         };
         let assessment = self.rules.assess(&facts);
         let now = self.clock.now();
-        if !store::risk::insert(tx, order_id, &customer_id, &assessment, placed_at, now).await? {
+        if !store::risk::insert(tx, order_id, &signals, &assessment, placed_at, now).await? {
             // Assessed under another event id (a replay): the first assessment stands.
             return Ok(());
         }
@@ -85,15 +107,11 @@ impl Handler<OrderPlaced> for AssessRisk {
     }
 }
 
-/// The block-list entries in force that match this order: (kind, the entry's reason).
-async fn blocked(
-    tx: &mut PgConnection,
-    placed: &OrderPlaced,
-    customer_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<(Kind, String)>, sqlx::Error> {
+/// The details of the order that block lists and velocity rules look at.
+fn subject(placed: &OrderPlaced, customer_id: &str) -> Subject {
     let mut subject = Subject {
         customer_id: customer_id.to_owned(),
+        token_fingerprint: placed.payment_token_fingerprint.clone(),
         ..Subject::default()
     };
     if let Some(c) = &placed.customer {
@@ -110,12 +128,26 @@ async fn blocked(
             subject
                 .postal_codes
                 .push((address.country_code.clone(), address.postal_code.clone()));
+            subject.addresses.push((
+                address.country_code.clone(),
+                address.postal_code.clone(),
+                address.line1.clone(),
+            ));
         }
     }
-    let candidates: Vec<(String, String)> = subject
-        .candidates()
-        .into_iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v))
+    subject
+}
+
+/// The block-list entries in force that match one of the order's (kind, value) candidates:
+/// (kind, the entry's reason).
+async fn blocked(
+    tx: &mut PgConnection,
+    candidates: &[(Kind, String)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(Kind, String)>, sqlx::Error> {
+    let candidates: Vec<(String, String)> = candidates
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
         .collect();
     let entries = store::blocklist::matching(tx, &candidates, now).await?;
     Ok(entries

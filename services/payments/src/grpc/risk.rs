@@ -34,6 +34,8 @@ fn kind_from_pb(raw: i32) -> Option<Kind> {
         BlocklistKind::CustomerId => Some(Kind::CustomerId),
         BlocklistKind::PostalCode => Some(Kind::PostalCode),
         BlocklistKind::CountryCode => Some(Kind::CountryCode),
+        BlocklistKind::Address => Some(Kind::Address),
+        BlocklistKind::PaymentToken => Some(Kind::PaymentToken),
     }
 }
 
@@ -45,6 +47,8 @@ fn kind_pb(kind: &str) -> i32 {
         Some(Kind::CustomerId) => BlocklistKind::CustomerId,
         Some(Kind::PostalCode) => BlocklistKind::PostalCode,
         Some(Kind::CountryCode) => BlocklistKind::CountryCode,
+        Some(Kind::Address) => BlocklistKind::Address,
+        Some(Kind::PaymentToken) => BlocklistKind::PaymentToken,
         None => BlocklistKind::Unspecified,
     }) as i32
 }

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::domain::risk::{Assessment, Reason};
+use crate::domain::risk::{Assessment, Reason, Velocity};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredAssessment {
@@ -15,44 +15,79 @@ pub struct StoredAssessment {
     pub assessed_at: DateTime<Utc>,
 }
 
-/// (orders in the hour before `placed_at`, orders ever) by this customer, `order_id` excluded.
+/// The fingerprints of an order that velocity is counted by (see the migration).
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    pub customer_id: String,
+    pub token_fingerprint: Option<String>,
+    pub address_keys: Vec<String>,
+    pub phone_keys: Vec<String>,
+}
+
+/// Other orders in the hour before `placed_at` sharing each signal, and the customer's orders
+/// ever; `order_id` excluded.
 pub async fn history(
     conn: &mut PgConnection,
-    customer_id: &str,
+    signals: &Signals,
     order_id: Uuid,
     placed_at: DateTime<Utc>,
-) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE placed_at > $3 - interval '1 hour' AND placed_at <= $3),
-                count(*)
-         FROM risk_assessments WHERE customer_id = $1 AND order_id <> $2",
+) -> Result<(Velocity, i64), sqlx::Error> {
+    let (customer, token, address, phone, ever): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "WITH recent AS (
+             SELECT customer_id, token_fingerprint, address_keys, phone_keys
+             FROM risk_assessments
+             WHERE placed_at > $2 - interval '1 hour' AND placed_at <= $2 AND order_id <> $1
+               AND (customer_id = $3 OR token_fingerprint = $4
+                    OR address_keys && $5 OR phone_keys && $6))
+         SELECT count(*) FILTER (WHERE customer_id = $3),
+                count(*) FILTER (WHERE token_fingerprint = $4),
+                count(*) FILTER (WHERE address_keys && $5),
+                count(*) FILTER (WHERE phone_keys && $6),
+                (SELECT count(*) FROM risk_assessments WHERE customer_id = $3 AND order_id <> $1)
+         FROM recent",
     )
-    .bind(customer_id)
     .bind(order_id)
     .bind(placed_at)
+    .bind(&signals.customer_id)
+    .bind(signals.token_fingerprint.as_deref())
+    .bind(&signals.address_keys)
+    .bind(&signals.phone_keys)
     .fetch_one(conn)
-    .await
+    .await?;
+    Ok((
+        Velocity {
+            customer,
+            token,
+            address,
+            phone,
+        },
+        ever,
+    ))
 }
 
 /// Records an assessment; false if the order was assessed already (the first one stands).
 pub async fn insert(
     conn: &mut PgConnection,
     order_id: Uuid,
-    customer_id: &str,
+    signals: &Signals,
     assessment: &Assessment,
     placed_at: DateTime<Utc>,
     assessed_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO risk_assessments (order_id, customer_id, score, reasons, placed_at, assessed_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING",
+        "INSERT INTO risk_assessments (order_id, customer_id, score, reasons, placed_at,
+             assessed_at, token_fingerprint, address_keys, phone_keys)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (order_id) DO NOTHING",
     )
     .bind(order_id)
-    .bind(customer_id)
+    .bind(&signals.customer_id)
     .bind(assessment.score)
     .bind(Json(&assessment.reasons))
     .bind(placed_at)
     .bind(assessed_at)
+    .bind(signals.token_fingerprint.as_deref())
+    .bind(&signals.address_keys)
+    .bind(&signals.phone_keys)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

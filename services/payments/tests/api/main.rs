@@ -10,3 +10,4 @@ mod helpers;
 mod installments;
 mod risk;
 mod validation;
+mod velocity;
