@@ -115,6 +115,8 @@ impl Handler<FulfillmentRequested> for CreateFulfillments {
                     order_number: &e.order_number,
                     warehouse_id: &warehouse_id,
                     reship_case_id: &e.reship_case_id,
+                    reservation_id: &e.reservation_id,
+                    exchange_return_id: &e.exchange_return_id,
                     mode: if pickup { "STORE_PICKUP" } else { "SHIP" },
                     customer: &party,
                     ship_to: ship_to.as_ref(),

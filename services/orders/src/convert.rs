@@ -455,6 +455,7 @@ impl From<&Order> for pb::OrderPlaced {
                 .or_else(|| shipping_address.clone()),
             shipping_address,
             placed_at: Some(to_timestamp(order.created_at)),
+            payment_token_fingerprint: String::new(),
         }
     }
 }
@@ -630,4 +631,18 @@ fn payment_status(s: &crate::store::saga::SagaRow, total: i64) -> pb::OrderPayme
         _ if s.captured_minor > 0 => P::PartiallyCaptured,
         _ => P::Authorized,
     }
+}
+
+/// The units of a handed-over parcel as orders keeps them per shipment.
+pub fn parcel_lines(
+    e: &contracts::fulfillment::ParcelHandedOver,
+) -> Vec<crate::store::shipments::ProblemLine> {
+    e.lines
+        .iter()
+        .map(|l| crate::store::shipments::ProblemLine {
+            line_id: l.line_id.clone(),
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        })
+        .collect()
 }

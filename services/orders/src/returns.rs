@@ -6,16 +6,17 @@
 use chrono::{DateTime, Utc};
 use contracts::Event;
 use contracts::common::{self, Allocation as AllocationPb};
+use contracts::fulfillment::ParcelHandedOver;
 use contracts::orders as pb;
 use contracts::time::to_timestamp;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::convert::{address_pb, customer_pb, mode_parts};
+use crate::convert::{address_pb, customer_pb, mode_parts, parcel_lines};
 use crate::domain::returns::{self, Grades, outcome, status};
-use crate::domain::{Currency, Fulfillment, Money, Order};
+use crate::domain::{Currency, Fulfillment, Money, Order, PaymentMethod};
 use crate::store::orders::StoreError;
-use crate::store::returns::{Inspected, Rma};
+use crate::store::returns::{Inspected, LineRow, ReturnRow, Rma};
 use crate::store::{self, timeline};
 use crate::workflow::{Who, Workflow, WorkflowError};
 
@@ -387,7 +388,8 @@ impl Workflow {
         if rma.row.status != status::APPROVED && rma.row.status != status::RECEIVED {
             return Ok(false);
         }
-        let exchange = rma.row.resolution == "EXCHANGE";
+        // A repair is shipped like an exchange for the same SKU.
+        let exchange = matches!(rma.row.resolution.as_str(), "EXCHANGE" | "REPAIR");
         let policy = &self.config.returns;
         let mut inspected = Vec::new();
         for line in &rma.lines {
@@ -502,6 +504,11 @@ impl Workflow {
         let saga = store::saga::read(tx, order.id)
             .await?
             .ok_or(WorkflowError::UnknownOrder(order.id))?;
+        if order.status == crate::domain::OrderStatus::Cancelled && total > 0 {
+            // A parcel returned to sender: the order's cancellation refunded what was captured.
+            why.push("already refunded when the order was cancelled".to_owned());
+            total = 0;
+        }
         let captured = saga
             .captured_minor
             .max(if saga.settled { order.total.minor } else { 0 });
@@ -737,8 +744,194 @@ impl Workflow {
             act,
         )
         .await?;
-        self.rma_close(tx, &rma, outcome::EXCHANGED, None, act)
-            .await
+        let how = if rma.row.resolution == "REPAIR" {
+            outcome::REPAIRED
+        } else {
+            outcome::EXCHANGED
+        };
+        self.rma_close(tx, &rma, how, None, act).await
+    }
+
+    /// The carrier is bringing an undelivered parcel back: an RMA of its units, approved by
+    /// policy, that waits for the warehouse to receive and inspect them (no return label: the
+    /// carrier's own shipment carries them). Once per shipment; returns false when there was
+    /// nothing to open (a replay, a delivered parcel, a replacement).
+    pub async fn rma_returned_to_sender(
+        &self,
+        tx: &mut PgConnection,
+        order: &Order,
+        shipment_id: &str,
+        refused: bool,
+        act: &Act<'_>,
+    ) -> Result<bool, WorkflowError> {
+        let Some(parcel) = store::shipments::mark_returning(tx, shipment_id, act.now).await? else {
+            return Ok(false);
+        };
+        let reason = if refused && order.payment_method == PaymentMethod::CashOnDelivery {
+            "CASH_ON_DELIVERY_REFUSED"
+        } else {
+            "UNDELIVERABLE"
+        };
+        let lines: Vec<LineRow> = parcel
+            .lines
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LineRow {
+                line_id: l.line_id.clone(),
+                position: i as i32 + 1,
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                reason: reason.to_owned(),
+                note: String::new(),
+                unit_price_minor: order
+                    .lines
+                    .iter()
+                    .find(|ol| ol.line_id == l.line_id)
+                    .map_or(0, |ol| ol.unit_price.minor),
+                received_quantity: 0,
+                resellable_quantity: 0,
+                grades: sqlx::types::Json(Grades::default()),
+                refund_minor: None,
+            })
+            .collect();
+        let why = if refused {
+            format!(
+                "parcel {} refused at the door; the carrier returns it",
+                parcel.tracking_number
+            )
+        } else {
+            format!(
+                "parcel {} undeliverable; the carrier returns it",
+                parcel.tracking_number
+            )
+        };
+        let sequence = store::returns::next_sequence(tx).await?;
+        let rma = Rma {
+            row: ReturnRow {
+                id: Uuid::now_v7(),
+                rma_number: returns::rma_number(act.now, sequence),
+                order_id: order.id,
+                order_number: order.number.clone(),
+                request_id: format!("returned-to-sender:{shipment_id}"),
+                request_hash: Vec::new(),
+                customer_id: order.customer.id.clone(),
+                status: status::APPROVED.to_owned(),
+                resolution: "REFUND".to_owned(),
+                exchange_lines: sqlx::types::Json(Vec::new()),
+                customer_note: String::new(),
+                pickup_address: None,
+                return_warehouse_id: parcel.warehouse_id.clone(),
+                return_shipment_id: shipment_id.to_owned(),
+                return_tracking_number: parcel.tracking_number.clone(),
+                shipping_paid_by: "MERCHANT".to_owned(),
+                decided_by: act.who.id.clone(),
+                decision_reason: why.clone(),
+                currency: order.total.currency.as_str().to_owned(),
+                refund_total_minor: None,
+                outcome: None,
+                exchange_reservation_id: None,
+                requested_at: act.now,
+                decided_at: Some(act.now),
+                received_at: None,
+                inspected_at: None,
+                closed_at: None,
+            },
+            lines,
+        };
+        if !store::returns::insert(tx, &rma).await? {
+            return Ok(false);
+        }
+        store::returns::set_shipment(tx, rma.row.id, shipment_id, &parcel.tracking_number).await?;
+        self.rma_requested(tx, &rma, act).await?;
+        self.rma_note(
+            tx,
+            &rma,
+            "orders.return.approved",
+            format!(
+                "return {} opened and approved by policy: {why}",
+                rma.row.rma_number
+            ),
+            act,
+            None,
+        )
+        .await?;
+        store::returns::refresh_order_status(tx, order.id).await?;
+        Ok(true)
+    }
+
+    /// An exchange's or repair's replacement parcel left the warehouse: commit its stock from
+    /// the replacement reservation (once per parcel).
+    pub async fn rma_replacement_handed_over(
+        &self,
+        tx: &mut PgConnection,
+        rma_id: Uuid,
+        parcel: &ParcelHandedOver,
+        act: &Act<'_>,
+    ) -> Result<(), WorkflowError> {
+        let Some(rma) = store::returns::get(tx, rma_id).await? else {
+            return Err(
+                StoreError::Corrupt(rma_id, "replacement of an unknown return".into()).into(),
+            );
+        };
+        let fresh = store::shipments::record_handover(
+            tx,
+            rma.row.order_id,
+            &store::shipments::Handover {
+                shipment_id: &parcel.shipment_id,
+                fulfillment_id: &parcel.fulfillment_id,
+                parcel_id: &parcel.parcel_id,
+                warehouse_id: &parcel.warehouse_id,
+                carrier: &parcel.carrier,
+                tracking_number: &parcel.tracking_number,
+                at: act.now,
+                lines: &parcel_lines(parcel),
+                replacement: true,
+            },
+        )
+        .await?;
+        if !fresh {
+            return Ok(());
+        }
+        let reservation_id = if parcel.reservation_id.is_empty() {
+            rma.row
+                .exchange_reservation_id
+                .map(|id| id.to_string())
+                .unwrap_or_default()
+        } else {
+            parcel.reservation_id.clone()
+        };
+        let commit = pb::ReservationCommitRequested {
+            order_id: rma.row.order_id.to_string(),
+            reservation_id,
+            fulfillment_id: parcel.fulfillment_id.clone(),
+            parcel_id: parcel.parcel_id.clone(),
+            allocations: parcel
+                .lines
+                .iter()
+                .map(|l| AllocationPb {
+                    line_id: l.line_id.clone(),
+                    sku: l.sku.clone(),
+                    warehouse_id: parcel.warehouse_id.clone(),
+                    quantity: l.quantity,
+                    bins: Vec::new(),
+                })
+                .collect(),
+            requested_at: Some(to_timestamp(act.now)),
+        };
+        let units: i32 = parcel.lines.iter().map(|l| l.quantity).sum();
+        self.rma_emit(
+            tx,
+            &rma,
+            &commit,
+            format!(
+                "replacement parcel of {units} unit(s) handed to {} ({}); its stock committed",
+                parcel.carrier, parcel.tracking_number
+            ),
+            act,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Inventory could not reserve an exchange's replacements: refund the returned units by

@@ -730,6 +730,8 @@ impl Step<'_> {
             CancelReason::PaymentDeclined => pb::CancelReason::PaymentDeclined,
             CancelReason::ReservationExpired => pb::CancelReason::ReservationExpired,
             CancelReason::FulfillmentFailed => pb::CancelReason::FulfillmentFailed,
+            CancelReason::DeliveryFailed => pb::CancelReason::DeliveryFailed,
+            CancelReason::DeliveryRefused => pb::CancelReason::DeliveryRefused,
         }
     }
 

@@ -9,7 +9,7 @@ use contracts::common::{
 use contracts::fulfillment::fulfillment_service_client::FulfillmentServiceClient;
 use contracts::fulfillment::{
     ConfirmPickRequest, CreatePickWaveRequest, FulfillmentStatus, HandOverRequest,
-    ListFulfillmentsRequest, PackParcelRequest, ParcelLine, PickedLine,
+    ListFulfillmentsRequest, PackParcelRequest, Parcel, ParcelLine, PickedLine,
 };
 use contracts::inventory::inventory_service_client::InventoryServiceClient;
 use contracts::inventory::{
@@ -30,10 +30,10 @@ use testkit::TestEnv;
 
 use crate::platform::Platform;
 
-const SKU: &str = "TEA-001";
-const PRICE: i64 = 1250;
+pub(crate) const SKU: &str = "TEA-001";
+pub(crate) const PRICE: i64 = 1250;
 
-fn eur(amount_minor: i64) -> Money {
+pub(crate) fn eur(amount_minor: i64) -> Money {
     Money {
         currency_code: "EUR".into(),
         amount_minor,
@@ -42,13 +42,13 @@ fn eur(amount_minor: i64) -> Money {
 
 /// Every service on a clock where an hour passes in a second, so the simulated carrier's
 /// scans arrive quickly; shipping is told where fulfillment finds it.
-async fn platform() -> Platform {
+pub(crate) async fn platform() -> Platform {
     let env = TestEnv::with(|s| s.clock = runtime::Clock::scaled(3600.0)).await;
     Platform::start_in(env).await
 }
 
 /// A warehouse in Berlin holding `units` of the tea in bin A-01.
-async fn stock(p: &Platform, units: i32) {
+pub(crate) async fn stock(p: &Platform, units: i32) {
     let mut inventory = InventoryServiceClient::new(p.service("inventory").channel().await);
     inventory
         .upsert_warehouse(UpsertWarehouseRequest {
@@ -104,7 +104,7 @@ async fn stock(p: &Platform, units: i32) {
     }
 }
 
-fn order_request(request_id: &str, quantity: i32, token: &str) -> PlaceOrderRequest {
+pub(crate) fn order_request(request_id: &str, quantity: i32, token: &str) -> PlaceOrderRequest {
     PlaceOrderRequest {
         request_id: request_id.into(),
         customer: Some(Customer {
@@ -139,7 +139,7 @@ fn order_request(request_id: &str, quantity: i32, token: &str) -> PlaceOrderRequ
 }
 
 /// Places an order once orders has heard of the catalog (inventory's event may still travel).
-async fn place(p: &Platform, request: PlaceOrderRequest) -> Order {
+pub(crate) async fn place(p: &Platform, request: PlaceOrderRequest) -> Order {
     let orders = OrderServiceClient::new(p.service("orders").channel().await);
     testkit::eventually("orders to know the catalog", || {
         let mut orders = orders.clone();
@@ -152,7 +152,7 @@ async fn place(p: &Platform, request: PlaceOrderRequest) -> Order {
     .unwrap()
 }
 
-async fn order_in(p: &Platform, id: &str, status: OrderStatus) -> Order {
+pub(crate) async fn order_in(p: &Platform, id: &str, status: OrderStatus) -> Order {
     let orders = OrderServiceClient::new(p.service("orders").channel().await);
     testkit::eventually(&format!("order {id} to be {status:?}"), || {
         let mut orders = orders.clone();
@@ -170,7 +170,7 @@ async fn order_in(p: &Platform, id: &str, status: OrderStatus) -> Order {
     .await
 }
 
-async fn available(p: &Platform) -> (i32, i32, i32) {
+pub(crate) async fn available(p: &Platform) -> (i32, i32, i32) {
     let mut inventory = InventoryServiceClient::new(p.service("inventory").channel().await);
     let levels = inventory
         .get_availability(GetAvailabilityRequest {
@@ -188,36 +188,32 @@ async fn available(p: &Platform) -> (i32, i32, i32) {
     (level.on_hand, level.reserved, level.available)
 }
 
-#[tokio::test]
-async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
-    let p = platform().await;
-    stock(&p, 10).await;
-    let order = place(&p, order_request("cycle-card", 2, "tok_visa")).await;
-
-    let confirmed = order_in(&p, &order.id, OrderStatus::InFulfillment).await;
-    assert_eq!(confirmed.risk_score, Some(5), "first order of the customer");
-    assert_eq!(
-        available(&p).await,
-        (10, 2, 8),
-        "reserved, not yet committed"
-    );
-
-    // The warehouse works the order.
+/// The warehouse works the order's fulfilment that waits (picks every unit from A-01, packs
+/// one parcel, hands it over) and returns the parcel; `tag` keeps request ids apart.
+pub(crate) async fn ship_pending(p: &Platform, order_id: &str, tag: &str) -> Parcel {
     let mut fulfillment = FulfillmentServiceClient::new(p.service("fulfillment").channel().await);
-    let f = fulfillment
-        .list_fulfillments(ListFulfillmentsRequest {
-            order_id: order.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .fulfillments
-        .remove(0);
+    let f = testkit::eventually(&format!("a pending fulfilment of {order_id}"), || {
+        let mut fulfillment = fulfillment.clone();
+        let order_id = order_id.to_owned();
+        async move {
+            fulfillment
+                .list_fulfillments(ListFulfillmentsRequest {
+                    order_id,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .fulfillments
+                .into_iter()
+                .find(|f| f.status() == FulfillmentStatus::Pending)
+        }
+    })
+    .await;
     assert_eq!(f.warehouse_id, "WH-BER");
     fulfillment
         .create_pick_wave(CreatePickWaveRequest {
-            request_id: "wave-e2e".into(),
+            request_id: format!("wave-{tag}"),
             warehouse_id: "WH-BER".into(),
             fulfillment_ids: vec![f.id.clone()],
             max_fulfillments: 0,
@@ -227,24 +223,32 @@ async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
     fulfillment
         .confirm_pick(ConfirmPickRequest {
             fulfillment_id: f.id.clone(),
-            lines: vec![PickedLine {
-                line_id: "L1".into(),
-                bin: "A-01".into(),
-                quantity: 2,
-            }],
+            lines: f
+                .lines
+                .iter()
+                .map(|l| PickedLine {
+                    line_id: l.line_id.clone(),
+                    bin: "A-01".into(),
+                    quantity: l.quantity,
+                })
+                .collect(),
             picker_id: "picker-1".into(),
         })
         .await
         .unwrap();
     let parcel = fulfillment
         .pack_parcel(PackParcelRequest {
-            request_id: "pack-e2e".into(),
+            request_id: format!("pack-{tag}"),
             fulfillment_id: f.id.clone(),
-            lines: vec![ParcelLine {
-                line_id: "L1".into(),
-                sku: SKU.into(),
-                quantity: 2,
-            }],
+            lines: f
+                .lines
+                .iter()
+                .map(|l| ParcelLine {
+                    line_id: l.line_id.clone(),
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
             weight_grams: 600,
             dimensions: Some(Dimensions {
                 length_mm: 200,
@@ -261,7 +265,7 @@ async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
         .unwrap();
     let handed = fulfillment
         .hand_over(HandOverRequest {
-            request_id: "handover-e2e".into(),
+            request_id: format!("handover-{tag}"),
             fulfillment_id: f.id.clone(),
             parcel_ids: vec![parcel.id.clone()],
             handed_over_by: "dock-1".into(),
@@ -272,6 +276,25 @@ async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
         .fulfillment
         .unwrap();
     assert_eq!(handed.status(), FulfillmentStatus::HandedOver);
+    parcel
+}
+
+#[tokio::test]
+async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
+    let p = platform().await;
+    stock(&p, 10).await;
+    let order = place(&p, order_request("cycle-card", 2, "tok_visa")).await;
+
+    let confirmed = order_in(&p, &order.id, OrderStatus::InFulfillment).await;
+    assert_eq!(confirmed.risk_score, Some(5), "first order of the customer");
+    assert_eq!(
+        available(&p).await,
+        (10, 2, 8),
+        "reserved, not yet committed"
+    );
+
+    // The warehouse works the order.
+    let parcel = ship_pending(&p, &order.id, "e2e").await;
 
     // The simulated carrier delivers on the scaled clock; orders hears it through shipping.
     let delivered = order_in(&p, &order.id, OrderStatus::Delivered).await;

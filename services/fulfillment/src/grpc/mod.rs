@@ -825,6 +825,8 @@ impl FulfillmentService for FulfillmentApi {
                 cash_on_delivery_amount: p.cod_amount_minor.map(|m| money(&f.currency, m)),
                 fulfillment_complete: complete && i + 1 == leaving.len(),
                 handed_over_at: Some(to_timestamp(now)),
+                reservation_id: f.reservation_id.clone(),
+                exchange_return_id: f.exchange_return_id.clone(),
             };
             self.ctx
                 .outbox

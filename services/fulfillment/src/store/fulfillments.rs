@@ -35,6 +35,8 @@ pub struct FulfillmentRow {
     pub order_number: String,
     pub warehouse_id: String,
     pub reship_case_id: String,
+    pub reservation_id: String,
+    pub exchange_return_id: String,
     pub mode: String,
     pub status: String,
     pub customer: Json<Party>,
@@ -65,7 +67,8 @@ pub struct LineRow {
     pub packed_quantity: i32,
 }
 
-const COLUMNS: &str = "id, order_id, order_number, warehouse_id, reship_case_id, mode, status,
+const COLUMNS: &str = "id, order_id, order_number, warehouse_id, reship_case_id, reservation_id,
+    exchange_return_id, mode, status,
     customer, ship_to, collect_cod, currency, pickup_code, shelf_location, wave_id, created_at,
     updated_at, picked_at, ready_for_pickup_at, picked_up_at, cancelled_at, cancel_reason";
 
@@ -75,6 +78,8 @@ pub struct NewFulfillment<'a> {
     pub order_number: &'a str,
     pub warehouse_id: &'a str,
     pub reship_case_id: &'a str,
+    pub reservation_id: &'a str,
+    pub exchange_return_id: &'a str,
     pub mode: &'a str,
     pub customer: &'a Party,
     pub ship_to: Option<&'a ShipTo>,
@@ -100,9 +105,10 @@ pub async fn insert(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO fulfillments (id, order_id, order_number, warehouse_id, reship_case_id, mode,
-             status, customer, ship_to, collect_cod, currency, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8, $9, $10, $11, $11)
-         ON CONFLICT (order_id, warehouse_id, reship_case_id) DO NOTHING",
+             status, customer, ship_to, collect_cod, currency, created_at, updated_at,
+             reservation_id, exchange_return_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8, $9, $10, $11, $11, $12, $13)
+         ON CONFLICT (order_id, warehouse_id, reship_case_id, exchange_return_id) DO NOTHING",
     )
     .bind(f.id)
     .bind(f.order_id)
@@ -115,6 +121,8 @@ pub async fn insert(
     .bind(f.collect_cod)
     .bind(f.currency)
     .bind(f.now)
+    .bind(f.reservation_id)
+    .bind(f.exchange_return_id)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {

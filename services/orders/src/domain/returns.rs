@@ -22,6 +22,7 @@ pub mod status {
 pub mod outcome {
     pub const REFUNDED: &str = "REFUNDED";
     pub const EXCHANGED: &str = "EXCHANGED";
+    pub const REPAIRED: &str = "REPAIRED";
     pub const NO_REFUND: &str = "NO_REFUND";
     pub const CANCELLED: &str = "CANCELLED";
 }
@@ -188,7 +189,7 @@ pub fn order_return_status(
             "PARTIALLY_RETURNED"
         };
     }
-    if closed(outcome::EXCHANGED) {
+    if closed(outcome::EXCHANGED) || closed(outcome::REPAIRED) {
         return "EXCHANGED";
     }
     "REJECTED"

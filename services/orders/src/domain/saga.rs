@@ -44,6 +44,10 @@ pub enum CancelReason {
     PaymentDeclined,
     ReservationExpired,
     FulfillmentFailed,
+    /// The carrier gave up delivering and is bringing the goods back.
+    DeliveryFailed,
+    /// The recipient refused the parcel (or the cash on delivery) at the door.
+    DeliveryRefused,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +85,12 @@ pub enum Input {
     /// A shipment was delivered; `all` when every shipment of the order is.
     ShipmentDelivered {
         all: bool,
+    },
+    /// The carrier is returning a parcel to us; `all` when every parcel that left is coming
+    /// back and none was delivered; `refused` when the recipient refused it at the door.
+    ReturnedToSender {
+        all: bool,
+        refused: bool,
     },
     ConfirmReceipt,
     AutoAccept,
@@ -312,6 +322,21 @@ impl Saga {
                     }
                 }
             }
+            // Nothing reached the customer: the order is cancelled (its goods come back through
+            // the RMA orders opened for each parcel). With other parcels delivered or still
+            // travelling, the order goes on; the returning parcel is refunded by its RMA.
+            Input::ReturnedToSender { all, refused }
+                if *all && matches!(self.status, S::Shipped | S::PartiallyShipped) =>
+            {
+                next.cancel(
+                    if *refused {
+                        CancelReason::DeliveryRefused
+                    } else {
+                        CancelReason::DeliveryFailed
+                    },
+                    &mut commands,
+                );
+            }
             Input::ConfirmReceipt | Input::AutoAccept => {
                 if self.status != S::Delivered {
                     if matches!(input, Input::AutoAccept) {
@@ -393,7 +418,10 @@ impl Saga {
     fn cancel(&mut self, reason: CancelReason, commands: &mut Vec<Command>) {
         let fulfilment_requested = matches!(
             self.status,
-            OrderStatus::Confirmed | OrderStatus::InFulfillment | OrderStatus::ReadyForPickup
+            OrderStatus::Confirmed
+                | OrderStatus::InFulfillment
+                | OrderStatus::ReadyForPickup
+                | OrderStatus::PartiallyShipped
         );
         if matches!(
             self.reservation,
@@ -440,6 +468,56 @@ mod tests {
             }
         }
         (saga, all)
+    }
+
+    #[test]
+    fn a_cash_on_delivery_parcel_refused_at_the_door_cancels_and_voids() {
+        let (saga, commands) = run(
+            PaymentMethod::CashOnDelivery,
+            &[
+                Input::RiskAssessed { hold: false },
+                Input::StockReserved,
+                Input::PaymentAccepted,
+                Input::FulfillmentCreated,
+                Input::HandedOver { complete: true },
+                Input::ReturnedToSender {
+                    all: true,
+                    refused: true,
+                },
+            ],
+        );
+        assert_eq!(saga.status, OrderStatus::Cancelled);
+        assert!(commands.contains(&Command::VoidPayment));
+        assert!(!commands.contains(&Command::RefundCaptured));
+        assert!(commands.contains(&Command::EmitCancelled(CancelReason::DeliveryRefused)));
+    }
+
+    #[test]
+    fn a_returned_card_parcel_refunds_and_one_of_several_leaves_the_order_alone() {
+        let shipped = [
+            Input::RiskAssessed { hold: false },
+            Input::StockReserved,
+            Input::PaymentAccepted,
+            Input::FulfillmentCreated,
+            Input::HandedOver { complete: true },
+        ];
+        let mut all = shipped.to_vec();
+        all.push(Input::ReturnedToSender {
+            all: true,
+            refused: false,
+        });
+        let (saga, commands) = run(PaymentMethod::Card, &all);
+        assert_eq!(saga.status, OrderStatus::Cancelled);
+        assert!(commands.contains(&Command::RefundCaptured));
+        assert!(commands.contains(&Command::EmitCancelled(CancelReason::DeliveryFailed)));
+
+        let mut one = shipped.to_vec();
+        one.push(Input::ReturnedToSender {
+            all: false,
+            refused: false,
+        });
+        let (saga, _) = run(PaymentMethod::Card, &one);
+        assert_eq!(saga.status, OrderStatus::Shipped);
     }
 
     #[test]

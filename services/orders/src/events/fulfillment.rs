@@ -10,9 +10,11 @@ use runtime::Host;
 use sqlx::PgConnection;
 
 use super::order_id;
+use crate::convert::parcel_lines;
 use crate::domain::saga::Input;
+use crate::returns::Act;
 use crate::store::{self, shipments::Handover};
-use crate::workflow::{Facts, ParcelFacts, Workflow};
+use crate::workflow::{Facts, ParcelFacts, Who, Workflow};
 
 struct OnFulfillment(Workflow);
 
@@ -53,6 +55,9 @@ impl Handler<ParcelHandedOver> for OnFulfillment {
     ) -> Result<(), HandlerError> {
         let e = &envelope.event;
         let id = order_id(&e.order_id)?;
+        if !e.exchange_return_id.is_empty() {
+            return self.replacement_handed_over(tx, envelope).await;
+        }
         let at = e
             .handed_over_at
             .as_ref()
@@ -69,6 +74,8 @@ impl Handler<ParcelHandedOver> for OnFulfillment {
                 carrier: &e.carrier,
                 tracking_number: &e.tracking_number,
                 at,
+                lines: &parcel_lines(e),
+                replacement: false,
             },
         )
         .await?;
@@ -99,6 +106,35 @@ impl Handler<ParcelHandedOver> for OnFulfillment {
         });
         self.0
             .apply(tx, id, Input::HandedOver { complete }, &facts)
+            .await?;
+        Ok(())
+    }
+}
+
+impl OnFulfillment {
+    /// An exchange's or repair's replacement left: its own reservation's stock is committed;
+    /// the order's status and money are not touched (the replacement costs nothing).
+    async fn replacement_handed_over(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope<ParcelHandedOver>,
+    ) -> Result<(), HandlerError> {
+        let e = &envelope.event;
+        let rma_id = uuid::Uuid::parse_str(&e.exchange_return_id).map_err(|_| {
+            HandlerError::permanent(format!(
+                "exchange_return_id {:?} is not a UUID",
+                e.exchange_return_id
+            ))
+        })?;
+        let who = Who::service("fulfillment");
+        let act = Act {
+            who: &who,
+            reason: None,
+            event_id: Some(envelope.id),
+            now: self.0.clock.now(),
+        };
+        self.0
+            .rma_replacement_handed_over(tx, rma_id, e, &act)
             .await?;
         Ok(())
     }

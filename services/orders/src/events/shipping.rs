@@ -1,8 +1,9 @@
-//! Shipping's tracking of our outbound parcels (returns are the RMA's business).
+//! Shipping's tracking of our outbound parcels (returns are the RMA's business), including a
+//! parcel the carrier brings back undelivered.
 
 use contracts::shipping::{
     ShipmentCreated, ShipmentDelivered, ShipmentDeliveryFailed, ShipmentDirection,
-    ShipmentStatusChanged,
+    ShipmentStatusChanged, TrackingStatus,
 };
 use contracts::time::from_timestamp;
 use messaging::{Bus, Envelope, Handler, HandlerError};
@@ -11,6 +12,7 @@ use sqlx::PgConnection;
 
 use super::order_id;
 use crate::domain::saga::Input;
+use crate::returns::{Act, policy};
 use crate::store::{self, shipments::Tracking};
 use crate::workflow::{Facts, Workflow};
 
@@ -66,9 +68,10 @@ impl Handler<ShipmentStatusChanged> for OnShipping {
             .as_str_name()
             .trim_start_matches("TRACKING_STATUS_")
             .to_owned();
+        let id = order_id(&e.order_id)?;
         store::shipments::record_tracking(
             tx,
-            order_id(&e.order_id)?,
+            id,
             &Tracking {
                 shipment_id: &e.shipment_id,
                 carrier: &e.carrier,
@@ -79,6 +82,12 @@ impl Handler<ShipmentStatusChanged> for OnShipping {
             },
         )
         .await?;
+        if e.status() == TrackingStatus::ReturnedToSender {
+            // The failed attempt before it says whether it was refused; heard first, this
+            // cannot tell, and calls it undeliverable.
+            self.returned_to_sender(tx, id, &e.shipment_id, false, envelope.id)
+                .await?;
+        }
         Ok(())
     }
 }
@@ -156,6 +165,57 @@ impl Handler<ShipmentDeliveryFailed> for OnShipping {
             },
         )
         .await?;
+        if e.returning_to_sender {
+            let refused = e.reason() == contracts::shipping::DeliveryFailureReason::Refused
+                || e.reason() == contracts::shipping::DeliveryFailureReason::PaymentNotAvailable;
+            self.returned_to_sender(tx, id, &e.shipment_id, refused, envelope.id)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl OnShipping {
+    /// A parcel on its way back to us: open its RMA, and cancel the order when nothing of it
+    /// reached the customer. Heard from the last failed attempt or from the tracking status,
+    /// whichever comes first; the second finds the shipment marked and does nothing.
+    async fn returned_to_sender(
+        &self,
+        tx: &mut PgConnection,
+        id: uuid::Uuid,
+        shipment_id: &str,
+        refused: bool,
+        event_id: uuid::Uuid,
+    ) -> Result<(), HandlerError> {
+        let Some(order) = store::orders::get(tx, id)
+            .await
+            .map_err(crate::workflow::WorkflowError::from)?
+        else {
+            return Err(HandlerError::permanent(format!("order {id} is not ours")));
+        };
+        let who = policy();
+        let act = Act {
+            who: &who,
+            reason: None,
+            event_id: Some(event_id),
+            now: self.0.clock.now(),
+        };
+        if !self
+            .0
+            .rma_returned_to_sender(tx, &order, shipment_id, refused, &act)
+            .await?
+        {
+            return Ok(());
+        }
+        let all = store::shipments::all_returning(tx, id).await?;
+        let facts = Facts::event("shipping", event_id).because(if refused {
+            "the parcel was refused at the door"
+        } else {
+            "the carrier could not deliver the parcel"
+        });
+        self.0
+            .apply(tx, id, Input::ReturnedToSender { all, refused }, &facts)
+            .await?;
         Ok(())
     }
 }

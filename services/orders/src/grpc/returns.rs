@@ -85,12 +85,13 @@ impl ReturnsApi {
         let resolution = match pb::ReturnResolution::try_from(r.resolution) {
             Ok(pb::ReturnResolution::Refund) => Some("REFUND"),
             Ok(pb::ReturnResolution::Exchange) => Some("EXCHANGE"),
+            Ok(pb::ReturnResolution::Repair) => Some("REPAIR"),
             _ => None,
         };
         v.check(
             resolution.is_some(),
             "resolution",
-            "must be RETURN_RESOLUTION_REFUND or RETURN_RESOLUTION_EXCHANGE",
+            "must be RETURN_RESOLUTION_REFUND, RETURN_RESOLUTION_EXCHANGE or RETURN_RESOLUTION_REPAIR",
         );
         match resolution {
             Some("EXCHANGE") => v.check(
@@ -275,6 +276,17 @@ impl ReturnsApi {
         }
         if !v.is_empty() {
             return Err(v.into());
+        }
+        if resolution == Some("REPAIR") {
+            // A repair sends back a unit of the same SKU for every unit that comes back.
+            exchange = lines
+                .iter()
+                .map(|l| ExchangeLine {
+                    line_id: l.line_id.clone(),
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect();
         }
 
         let now = self.wf.clock.now();

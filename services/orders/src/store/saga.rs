@@ -149,6 +149,8 @@ pub fn cancel_reason_name(reason: CancelReason) -> &'static str {
         CancelReason::PaymentDeclined => "PAYMENT_DECLINED",
         CancelReason::ReservationExpired => "RESERVATION_EXPIRED",
         CancelReason::FulfillmentFailed => "FULFILLMENT_FAILED",
+        CancelReason::DeliveryFailed => "DELIVERY_FAILED",
+        CancelReason::DeliveryRefused => "DELIVERY_REFUSED",
     }
 }
 

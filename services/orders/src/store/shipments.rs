@@ -63,6 +63,9 @@ pub struct Handover<'a> {
     pub carrier: &'a str,
     pub tracking_number: &'a str,
     pub at: DateTime<Utc>,
+    pub lines: &'a [ProblemLine],
+    /// An exchange's or repair's replacement, not part of the order's own delivery.
+    pub replacement: bool,
 }
 
 /// Records a parcel that left; false if this parcel was recorded already (a replay).
@@ -86,11 +89,12 @@ pub async fn record_handover(
     }
     sqlx::query(
         "INSERT INTO order_shipments (shipment_id, order_id, fulfillment_id, parcel_id,
-             warehouse_id, carrier, tracking_number, status, handed_over_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'HANDED_OVER', $8)
+             warehouse_id, carrier, tracking_number, status, handed_over_at, lines, replacement)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'HANDED_OVER', $8, $9, $10)
          ON CONFLICT (shipment_id) DO UPDATE SET handed_over_at = EXCLUDED.handed_over_at,
              fulfillment_id = EXCLUDED.fulfillment_id, parcel_id = EXCLUDED.parcel_id,
-             warehouse_id = EXCLUDED.warehouse_id,
+             warehouse_id = EXCLUDED.warehouse_id, lines = EXCLUDED.lines,
+             replacement = EXCLUDED.replacement,
              status = CASE WHEN order_shipments.status = 'CREATED' THEN 'HANDED_OVER'
                            ELSE order_shipments.status END",
     )
@@ -102,6 +106,8 @@ pub async fn record_handover(
     .bind(h.carrier)
     .bind(h.tracking_number)
     .bind(h.at)
+    .bind(Json(h.lines))
+    .bind(h.replacement)
     .execute(conn)
     .await?;
     Ok(true)
@@ -202,12 +208,51 @@ pub async fn record_delivered(
     .await?;
     let all: Option<bool> = sqlx::query_scalar(
         "SELECT bool_and(delivered_at IS NOT NULL) FROM order_shipments
-         WHERE order_id = $1 AND handed_over_at IS NOT NULL",
+         WHERE order_id = $1 AND handed_over_at IS NOT NULL AND NOT replacement",
     )
     .bind(order_id)
     .fetch_one(conn)
     .await?;
     Ok((fresh, all.unwrap_or(false)))
+}
+
+/// A parcel on its way back to us, as it left.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Returning {
+    pub warehouse_id: String,
+    pub tracking_number: String,
+    pub lines: Json<Vec<ProblemLine>>,
+}
+
+/// Marks an undelivered outbound parcel as returning to sender; `None` if it was marked
+/// already, delivered, a replacement, or never handed over.
+pub async fn mark_returning(
+    conn: &mut PgConnection,
+    shipment_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<Returning>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE order_shipments SET returning_at = $2, status = 'RETURNED_TO_SENDER'
+         WHERE shipment_id = $1 AND returning_at IS NULL AND delivered_at IS NULL
+           AND handed_over_at IS NOT NULL AND NOT replacement
+         RETURNING warehouse_id, tracking_number, lines",
+    )
+    .bind(shipment_id)
+    .bind(at)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether every parcel of the order that left is coming back (none delivered).
+pub async fn all_returning(conn: &mut PgConnection, order_id: Uuid) -> Result<bool, sqlx::Error> {
+    let all: Option<bool> = sqlx::query_scalar(
+        "SELECT bool_and(returning_at IS NOT NULL AND delivered_at IS NULL) FROM order_shipments
+         WHERE order_id = $1 AND handed_over_at IS NOT NULL AND NOT replacement",
+    )
+    .bind(order_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(all.unwrap_or(false))
 }
 
 pub async fn list(

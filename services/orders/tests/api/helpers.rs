@@ -266,6 +266,7 @@ impl TestApp {
             cash_on_delivery_amount: None,
             fulfillment_complete: lines.is_empty(),
             handed_over_at: None,
+            ..Default::default()
         };
         self.publish("fulfillment", &event).await
     }

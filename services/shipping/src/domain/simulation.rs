@@ -7,6 +7,7 @@
 //! | `[sim:fail-once]` | … out for delivery → failed (recipient absent) → out for delivery → delivered |
 //! | `[sim:no-cash]` | as `fail-once`, failing with "payment not available" (cash on delivery) |
 //! | `[sim:fail-always]` | every attempt fails (recipient absent) up to the last → returned to sender |
+//! | `[sim:refuse]` | … out for delivery → failed (refused at the door, e.g. cash on delivery) → returned to sender |
 //! | `[sim:exception]` | picked up → in transit → exception (damaged), and nothing more |
 //! | `[sim:hold]` | nothing: the carrier never picks the parcel up (tests drive it themselves) |
 //!
@@ -21,6 +22,7 @@ pub enum Scenario {
     FailOnce,
     NoCash,
     FailAlways,
+    Refuse,
     Exception,
     Hold,
 }
@@ -43,6 +45,7 @@ impl Scenario {
             ("[sim:fail-once]", Self::FailOnce),
             ("[sim:no-cash]", Self::NoCash),
             ("[sim:fail-always]", Self::FailAlways),
+            ("[sim:refuse]", Self::Refuse),
             ("[sim:exception]", Self::Exception),
             ("[sim:hold]", Self::Hold),
         ]
@@ -128,6 +131,14 @@ pub fn script(scenario: Scenario, from: &Address, to: &Address, max_attempts: i3
                 format!("{} depot", from.city),
             ));
         }
+        Scenario::Refuse => {
+            steps.push(out_for_delivery());
+            steps.push(failed(FailureReason::Refused, false));
+            steps.push(step(
+                TrackingStatus::ReturnedToSender,
+                format!("{} depot", from.city),
+            ));
+        }
         Scenario::Exception => {
             steps.push(SimStep {
                 failure_reason: None,
@@ -177,6 +188,21 @@ mod tests {
             ]
         );
         assert!(steps[2].courier.is_some());
+    }
+
+    #[test]
+    fn a_refusal_at_the_door_returns_the_parcel_at_once() {
+        let steps = script(Scenario::Refuse, &to(""), &to("[sim:refuse]"), 3);
+        let failures: Vec<_> = steps
+            .iter()
+            .filter(|s| s.status == TrackingStatus::DeliveryFailed)
+            .map(|s| (s.failure_reason, s.retry_planned))
+            .collect();
+        assert_eq!(failures, [(Some(FailureReason::Refused), false)]);
+        assert_eq!(
+            steps.last().map(|s| s.status),
+            Some(TrackingStatus::ReturnedToSender)
+        );
     }
 
     #[test]

@@ -245,8 +245,11 @@ impl Shipment {
                 TrackingStatus::DeliveryFailed => {
                     self.next_attempt_at = update.next_attempt_at;
                     attempt = Some(self.delivery_attempts);
+                    // A refusal at the door is final at once; other failures after the last
+                    // attempt.
                     returning_to_sender = update.next_attempt_at.is_none()
-                        && self.delivery_attempts >= policy.max_delivery_attempts;
+                        && (self.delivery_attempts >= policy.max_delivery_attempts
+                            || update.failure_reason == Some(FailureReason::Refused));
                 }
                 TrackingStatus::OutForDelivery | TrackingStatus::InTransit => {
                     self.next_attempt_at = None;
