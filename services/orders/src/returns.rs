@@ -210,6 +210,7 @@ impl Workflow {
         )
         .await?;
         store::returns::refresh_order_status(tx, order.id).await?;
+        self.metrics.returns_requested();
         Ok(())
     }
 
