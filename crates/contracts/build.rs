@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
     let fds = protox::compile(&files, [&proto_root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
+    std::fs::write(out.join("order_scoped.rs"), order_scoped(&fds))?;
 
     let mut config = tonic_prost_build::Config::new();
     // `prost::Name` gives every message its full protobuf name: the CloudEvents `ce-type`.
@@ -32,6 +33,38 @@ fn main() -> anyhow::Result<()> {
         .generate_default_stubs(true)
         .compile_fds_with_config(fds, config)?;
     Ok(())
+}
+
+/// `impl OrderScoped` for every top-level ordercycle message: `Some(&self.order_id)` when it
+/// has a string field `order_id`, else `None`. Generated so that a new event names its order in
+/// logs and spans without anyone remembering to say so.
+fn order_scoped(fds: &prost_types::FileDescriptorSet) -> String {
+    const TYPE_STRING: i32 = 9;
+    let mut out = String::new();
+    for file in &fds.file {
+        let package = file.package();
+        let Some(rest) = package.strip_prefix("ordercycle.") else {
+            continue;
+        };
+        let module = rest.replace('.', "::");
+        for message in &file.message_type {
+            let has_order_id = message
+                .field
+                .iter()
+                .any(|f| f.name() == "order_id" && f.r#type.unwrap_or_default() == TYPE_STRING);
+            let body = if has_order_id {
+                "Some(&self.order_id)"
+            } else {
+                "None"
+            };
+            out.push_str(&format!(
+                "impl crate::OrderScoped for crate::ordercycle::{module}::{} {{\n    \
+                 fn order_id(&self) -> Option<&str> {{ {body} }}\n}}\n",
+                message.name()
+            ));
+        }
+    }
+    out
 }
 
 fn collect_protos(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {

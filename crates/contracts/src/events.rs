@@ -2,6 +2,12 @@
 //! (`oc` by default): `orders.order.placed` is published as `oc.orders.order.placed` on the
 //! `OC_ORDERS` stream. `docs/events.md` is the human-readable catalogue of the same table.
 
+/// A message that may be about one order: `Some` when it has an `order_id` field. Implemented
+/// for every generated message by `build.rs`.
+pub trait OrderScoped {
+    fn order_id(&self) -> Option<&str>;
+}
+
 /// An event message: a protobuf message bound to one subject.
 pub trait Event: prost::Message + prost::Name + Default + Clone + Send + Sync + 'static {
     /// `<service>.<aggregate>.<event>`, relative to the root.
@@ -9,6 +15,12 @@ pub trait Event: prost::Message + prost::Name + Default + Clone + Send + Sync + 
 
     /// The id of the aggregate the event is about (CloudEvents `ce-subject`).
     fn aggregate_id(&self) -> String;
+
+    /// The order the event is about, if any: consumers put it on their spans, so every log
+    /// line of the handler names the order.
+    fn order_id(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// One row of the catalogue: subject, protobuf full name.
@@ -66,6 +78,10 @@ macro_rules! events {
 
                 fn aggregate_id(&self) -> String {
                     self.$field.clone()
+                }
+
+                fn order_id(&self) -> Option<&str> {
+                    OrderScoped::order_id(self)
                 }
             }
         )*
@@ -170,6 +186,19 @@ mod tests {
         assert!(
             committed == catalogue_markdown(),
             "docs/events.md is stale: run `OC_BLESS=1 cargo test -p contracts`"
+        );
+    }
+
+    #[test]
+    fn an_event_with_an_order_id_field_names_its_order() {
+        let placed = crate::orders::OrderPlaced {
+            order_id: "o-1".into(),
+            ..Default::default()
+        };
+        assert_eq!(Event::order_id(&placed), Some("o-1"));
+        assert_eq!(
+            Event::order_id(&crate::inventory::StockLow::default()),
+            None
         );
     }
 

@@ -69,6 +69,8 @@ impl Bus {
         .with_outbox(self.outbox.clone())
         .with_metrics(self.metrics.clone())
         .with_failpoints(self.failpoints.clone());
+        let lag = consumer.lag_probe();
+        host.spawn("consumer-lag", move |token| lag.run(token));
         host.spawn("consumer", move |token| consumer.run(token));
         Ok(())
     }

@@ -22,7 +22,7 @@ use tracing::Instrument as _;
 use crate::dlq;
 use crate::envelope::Envelope;
 use crate::failpoint::{self, FailPoints};
-use crate::metrics::{ConsumedLabels, MessagingMetrics, SubjectLabels};
+use crate::metrics::{ConsumedLabels, ConsumerLabels, MessagingMetrics, SubjectLabels};
 use crate::outbox::Outbox;
 use runtime::Subjects;
 use runtime::config::{MessagingSettings, StreamSettings};
@@ -175,6 +175,19 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         &self.name
     }
 
+    /// Reads this consumer's lag from JetStream every `metrics_poll` into the lag gauges.
+    pub fn lag_probe(&self) -> LagProbe {
+        LagProbe {
+            consumer: self.consumer.clone(),
+            labels: ConsumerLabels {
+                consumer: self.name.clone(),
+                subject: E::SUBJECT.to_owned(),
+            },
+            every: self.settings.metrics_poll,
+            metrics: self.metrics.clone(),
+        }
+    }
+
     /// Pulls and applies events until `token` is cancelled; reconnects after stream errors.
     pub async fn run(self, token: CancellationToken) {
         let mut backoff = Duration::from_millis(200);
@@ -244,7 +257,11 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             consumer = %self.name,
             event_id = %envelope.id,
             aggregate_id = %envelope.aggregate_id,
+            order_id = tracing::field::Empty,
         );
+        if let Some(order_id) = envelope.event.order_id().filter(|id| !id.is_empty()) {
+            span.record("order_id", order_id);
+        }
         runtime::telemetry::set_parent(&span, envelope.traceparent.as_deref());
 
         let applied = self.apply(&envelope).instrument(span.clone()).await;
@@ -369,5 +386,41 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                 outcome,
             })
             .inc();
+    }
+}
+
+/// Polls one durable consumer's info. Lag is read from the server rather than counted here
+/// because the server also sees what this process never received (a consumer that is down or
+/// wedged, events published while it was restarting).
+pub struct LagProbe {
+    consumer: jetstream::consumer::PullConsumer,
+    labels: ConsumerLabels,
+    every: Duration,
+    metrics: MessagingMetrics,
+}
+
+impl LagProbe {
+    pub async fn run(self, token: CancellationToken) {
+        loop {
+            match self.consumer.get_info().await {
+                Ok(info) => {
+                    self.metrics
+                        .consumer_pending
+                        .get_or_create(&self.labels)
+                        .set(i64::try_from(info.num_pending).unwrap_or(i64::MAX));
+                    self.metrics
+                        .consumer_ack_pending
+                        .get_or_create(&self.labels)
+                        .set(i64::try_from(info.num_ack_pending).unwrap_or(i64::MAX));
+                }
+                Err(err) => {
+                    tracing::debug!(consumer = %self.labels.consumer, error = %err, "cannot read consumer info");
+                }
+            }
+            tokio::select! {
+                () = token.cancelled() => return,
+                () = tokio::time::sleep(self.every) => {}
+            }
+        }
     }
 }

@@ -17,6 +17,12 @@ pub struct ConsumedLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConsumerLabels {
+    pub consumer: String,
+    pub subject: String,
+}
+
 #[derive(Clone, Default)]
 pub struct MessagingMetrics {
     pub published: Family<SubjectLabels, Counter>,
@@ -26,6 +32,10 @@ pub struct MessagingMetrics {
     pub outbox_backlog: Gauge,
     pub outbox_oldest_seconds: Gauge,
     pub timers_fired: Counter,
+    /// Events in the stream not yet delivered to the consumer: its lag.
+    pub consumer_pending: Family<ConsumerLabels, Gauge>,
+    /// Events delivered and not yet acknowledged (being handled, or waiting for a retry).
+    pub consumer_ack_pending: Family<ConsumerLabels, Gauge>,
 }
 
 impl MessagingMetrics {
@@ -65,6 +75,16 @@ impl MessagingMetrics {
             "oc_timers_fired",
             "durable timers fired",
             metrics.timers_fired.clone(),
+        );
+        registry.register(
+            "oc_consumer_pending",
+            "events in the stream not yet delivered to this durable consumer (its lag)",
+            metrics.consumer_pending.clone(),
+        );
+        registry.register(
+            "oc_consumer_ack_pending",
+            "events delivered to this durable consumer and not yet acknowledged",
+            metrics.consumer_ack_pending.clone(),
         );
         metrics
     }

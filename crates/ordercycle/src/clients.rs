@@ -13,6 +13,7 @@ use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::return_service_client::ReturnServiceClient;
 use contracts::orders::review_service_client::ReviewServiceClient;
 use contracts::shipping::shipping_service_client::ShippingServiceClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 /// Where the platform's services listen.
@@ -96,31 +97,41 @@ impl Target {
     }
 }
 
+type Interceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+
+/// A channel whose calls carry the caller's current trace (`traceparent`), so that what a
+/// command does in the services shows up under its span.
+pub type Traced = InterceptedService<Channel, Interceptor>;
+
 /// One client per gRPC service; cheap to clone.
 #[derive(Clone)]
 pub struct Clients {
-    pub orders: OrderServiceClient<Channel>,
-    pub review: ReviewServiceClient<Channel>,
-    pub returns: ReturnServiceClient<Channel>,
-    pub inventory: InventoryServiceClient<Channel>,
-    pub fulfillment: FulfillmentServiceClient<Channel>,
-    pub shipping: ShippingServiceClient<Channel>,
-    pub feedback: FeedbackServiceClient<Channel>,
-    pub analytics: AnalyticsServiceClient<Channel>,
+    pub orders: OrderServiceClient<Traced>,
+    pub review: ReviewServiceClient<Traced>,
+    pub returns: ReturnServiceClient<Traced>,
+    pub inventory: InventoryServiceClient<Traced>,
+    pub fulfillment: FulfillmentServiceClient<Traced>,
+    pub shipping: ShippingServiceClient<Traced>,
+    pub feedback: FeedbackServiceClient<Traced>,
+    pub analytics: AnalyticsServiceClient<Traced>,
 }
 
 impl Clients {
     pub fn new(target: &Target) -> anyhow::Result<Self> {
-        let orders = target.channel("orders")?;
+        let traced = |service: &str| -> anyhow::Result<Traced> {
+            let propagate: Interceptor = runtime::grpc::propagate_trace;
+            Ok(InterceptedService::new(target.channel(service)?, propagate))
+        };
+        let orders = traced("orders")?;
         Ok(Self {
             orders: OrderServiceClient::new(orders.clone()),
             review: ReviewServiceClient::new(orders.clone()),
             returns: ReturnServiceClient::new(orders),
-            inventory: InventoryServiceClient::new(target.channel("inventory")?),
-            fulfillment: FulfillmentServiceClient::new(target.channel("fulfillment")?),
-            shipping: ShippingServiceClient::new(target.channel("shipping")?),
-            feedback: FeedbackServiceClient::new(target.channel("feedback")?),
-            analytics: AnalyticsServiceClient::new(target.channel("analytics")?),
+            inventory: InventoryServiceClient::new(traced("inventory")?),
+            fulfillment: FulfillmentServiceClient::new(traced("fulfillment")?),
+            shipping: ShippingServiceClient::new(traced("shipping")?),
+            feedback: FeedbackServiceClient::new(traced("feedback")?),
+            analytics: AnalyticsServiceClient::new(traced("analytics")?),
         })
     }
 }

@@ -63,11 +63,21 @@ async fn main() -> std::process::ExitCode {
             Ok(())
         }
         Command::Operator(cmd) => commands::run(&cli.target, cli.json, *cmd).await,
-        Command::Demo(args) => match demo::run(&cli.target, cli.json, args).await {
-            Ok(true) => Ok(()),
-            Ok(false) => return std::process::ExitCode::from(2),
-            Err(err) => Err(err),
-        },
+        Command::Demo(args) => {
+            let settings = runtime::config::LogSettings {
+                format: runtime::config::LogFormat::Pretty,
+                otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    .ok()
+                    .filter(|v| !v.is_empty()),
+            };
+            // Dropped (and flushed) when the demo returns.
+            let _telemetry = runtime::telemetry::init_client("ordercycle-demo", &settings);
+            match demo::run(&cli.target, cli.json, args).await {
+                Ok(true) => Ok(()),
+                Ok(false) => return std::process::ExitCode::from(2),
+                Err(err) => Err(err),
+            }
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -84,6 +84,9 @@ pub struct MessagingSettings {
     /// How long a consumer may hold an event before JetStream redelivers it.
     pub ack_wait: Duration,
     pub timer_poll: Duration,
+    /// How often gauges read from NATS or Postgres are refreshed: each consumer's lag,
+    /// orders per status.
+    pub metrics_poll: Duration,
 }
 
 #[derive(Clone)]
@@ -254,6 +257,7 @@ impl Settings {
                 retry_backoff_max: env.millis("OC_CONSUMER_RETRY_BACKOFF_MAX_MS", 30_000)?,
                 ack_wait: env.millis("OC_CONSUMER_ACK_WAIT_MS", 30_000)?,
                 timer_poll: env.millis("OC_TIMER_POLL_MS", 500)?,
+                metrics_poll: env.millis("OC_METRICS_POLL_MS", 5000)?,
             },
             log: LogSettings {
                 format,

@@ -105,6 +105,7 @@ pub fn rpc_span(request: &http::Request<()>) -> tracing::Span {
         otel.kind = "server",
         rpc.system = "grpc",
         rpc.method = %request.uri().path(),
+        order_id = tracing::field::Empty,
     );
     crate::telemetry::set_parent(
         &span,

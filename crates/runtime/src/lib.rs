@@ -1,7 +1,8 @@
 //! What every ordercycle service runs on.
 //!
 //! - [`config`]: `OC_…` environment variables with developer-machine defaults.
-//! - [`telemetry`]: logs, OpenTelemetry spans, W3C trace context for gRPC and NATS.
+//! - [`telemetry`]: logs, OpenTelemetry spans, W3C trace context for gRPC and NATS;
+//!   [`json_logs`]: the JSON log lines (span fields, trace ids, e-mails redacted).
 //! - [`clock`]: the one clock, scalable for demos and tests.
 //! - [`auth`]: the [`auth::Actor`] every RPC runs as (JWT, or dev mode).
 //! - [`db`] and [`nats`]: a service's own database (created, migrated) and its stream.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod grpc;
 pub mod host;
+pub mod json_logs;
 pub mod nats;
 pub mod pan;
 pub mod shutdown;

@@ -59,6 +59,23 @@ pub enum TelemetryError {
 /// Installs the global subscriber and propagator. A second call in the same process (several
 /// services in one test binary) keeps the first subscriber and returns an inert guard.
 pub fn init(process_name: &str, settings: &LogSettings) -> Result<TelemetryGuard, TelemetryError> {
+    install(process_name, settings, true)
+}
+
+/// For a command-line client whose stdout is its output (`ordercycle demo`): spans only, exported
+/// when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and no log lines.
+pub fn init_client(
+    process_name: &str,
+    settings: &LogSettings,
+) -> Result<TelemetryGuard, TelemetryError> {
+    install(process_name, settings, false)
+}
+
+fn install(
+    process_name: &str,
+    settings: &LogSettings,
+    logs: bool,
+) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let mut builder = SdkTracerProvider::builder().with_resource(
@@ -80,28 +97,25 @@ pub fn init(process_name: &str, settings: &LogSettings) -> Result<TelemetryGuard
     let provider = builder.build();
     let tracer = provider.tracer("ordercycle");
 
-    let filter = || {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("info,opentelemetry=warn,opentelemetry_sdk=warn,sqlx=warn,async_nats=warn,h2=warn,tower=warn,hyper=warn")
-        })
-    };
+    const DEFAULT_FILTER: &str = "info,opentelemetry=warn,opentelemetry_sdk=warn,sqlx=warn,async_nats=warn,h2=warn,tower=warn,hyper=warn";
+    let filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let fmt = match settings.format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_target(false)
             .with_filter(filter())
             .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
+        LogFormat::Json => crate::json_logs::JsonLogLayer::new(std::io::stdout)
             .with_filter(filter())
             .boxed(),
     };
     let installed = tracing_subscriber::registry()
-        .with(fmt)
+        .with(logs.then_some(fmt))
         .with(
+            // Spans do not follow `RUST_LOG`: quieter logs must not cut an order's trace.
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(filter()),
+                .with_filter(EnvFilter::new(DEFAULT_FILTER)),
         )
         .try_init()
         .is_ok();
@@ -113,6 +127,22 @@ pub fn init(process_name: &str, settings: &LogSettings) -> Result<TelemetryGuard
     } else {
         Ok(TelemetryGuard { provider: None })
     }
+}
+
+/// Names the order the current span (an RPC or a consumed event) is about, so that every log
+/// line inside it carries `order_id` and the trace can be searched by order. Spans declare the
+/// field empty; recording it on a span without the field does nothing.
+pub fn record_order_id(order_id: &dyn std::fmt::Display) {
+    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+}
+
+/// The trace id of `span` (32 hex digits), when spans are recorded.
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = span.context();
+    let otel = cx.span();
+    let sc = otel.span_context();
+    sc.is_valid().then(|| sc.trace_id().to_string())
 }
 
 /// The W3C `traceparent` of `span`, if it belongs to a sampled trace.

@@ -59,6 +59,10 @@ impl contracts::Event for SurveyInvitedEvent {
     fn aggregate_id(&self) -> String {
         self.0.survey_id.clone()
     }
+
+    fn order_id(&self) -> Option<&str> {
+        Some(&self.0.order_id)
+    }
 }
 
 fn ts(time: DateTime<Utc>) -> Option<prost_types::Timestamp> {

@@ -12,15 +12,24 @@ use runtime::{BoxError, Host};
 use crate::config::OrdersConfig;
 use crate::events;
 use crate::grpc::{OrdersApi, ReturnsApi, ReviewApi};
+use crate::metrics::OrderMetrics;
 use crate::workflow::Workflow;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let config = OrdersConfig::from_env(&host.settings().env())?;
     let bus = Bus::attach(host);
+    let metrics = OrderMetrics::register(host.registry());
+    let (pool, clock) = (host.pool().clone(), host.clock().clone());
+    let every = host.settings().messaging.metrics_poll;
+    let watch = metrics.clone();
+    host.spawn("order-status-gauges", move |token| {
+        watch.watch_statuses(pool, clock, every, token)
+    });
     let wf = Workflow {
         outbox: bus.outbox().clone(),
         clock: host.clock().clone(),
         config: Arc::new(config),
+        metrics,
     };
     events::subscribe(&bus, host, &wf).await?;
     events::timers::start(&bus, host, &wf);

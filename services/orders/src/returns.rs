@@ -211,6 +211,7 @@ impl Workflow {
         )
         .await?;
         store::returns::refresh_order_status(tx, order.id).await?;
+        self.metrics.returns_requested();
         Ok(())
     }
 

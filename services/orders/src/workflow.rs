@@ -20,6 +20,7 @@ use crate::convert::{
 };
 use crate::domain::saga::{CancelReason, Command, Input, NotAllowed, Saga};
 use crate::domain::{Fulfillment, Money, Order, OrderStatus, PaymentMethod};
+use crate::metrics::OrderMetrics;
 use crate::store::orders::StoreError;
 use crate::store::saga::SagaRow;
 use crate::store::shipments::ProblemLine;
@@ -145,6 +146,7 @@ pub struct Workflow {
     pub outbox: Outbox,
     pub clock: runtime::Clock,
     pub config: Arc<OrdersConfig>,
+    pub metrics: OrderMetrics,
 }
 
 impl Workflow {
@@ -166,6 +168,13 @@ impl Workflow {
             store::saga::save(tx, order_id, &next, now).await?;
         }
         if next.status != saga.status {
+            let cancel = commands.iter().find_map(|c| match c {
+                Command::EmitCancelled(reason) => Some(*reason),
+                _ => None,
+            });
+            self.metrics
+                .transition(tx, order_id, saga.status, next.status, cancel, now)
+                .await?;
             timeline::append(
                 tx,
                 timeline::Entry {

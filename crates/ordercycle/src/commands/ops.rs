@@ -17,7 +17,7 @@ use contracts::shipping::{
 use serde_json::{Value, json};
 
 use super::{Out, money, short, when};
-use crate::clients::{Clients, Rpc as _};
+use crate::clients::{Clients, Rpc as _, Traced};
 
 #[derive(Subcommand, Debug)]
 pub enum StockCmd {
@@ -177,9 +177,7 @@ pub async fn stock(c: &Clients, out: &Out, cmd: StockCmd) -> anyhow::Result<()> 
 }
 
 async fn show(
-    inv: &mut contracts::inventory::inventory_service_client::InventoryServiceClient<
-        tonic::transport::Channel,
-    >,
+    inv: &mut contracts::inventory::inventory_service_client::InventoryServiceClient<Traced>,
     out: &Out,
     sku: String,
 ) -> anyhow::Result<()> {

@@ -156,6 +156,7 @@ impl Flow {
         };
         self.order = Some(order.clone());
         self.last_status = Some(order.status());
+        runtime::telemetry::record_order_id(&order.id);
         let total = order.total.as_ref().map_or(0, |m| m.amount_minor);
         self.log(&format!(
             "placed: {} line(s), total EUR {}.{:02} → {}",

@@ -9,6 +9,7 @@ mod seed;
 use anyhow::bail;
 use contracts::orders::{GetOrderTimelineRequest, ListOrdersRequest, OrderStatus};
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::clients::{Clients, Rpc as _, Target};
 use crate::output;
@@ -29,6 +30,8 @@ struct Outcome {
     final_status: Option<OrderStatus>,
     return_status: String,
     error: Option<String>,
+    /// The scenario's trace, when spans are recorded.
+    trace_id: String,
 }
 
 impl Outcome {
@@ -96,6 +99,10 @@ pub async fn run(target: &Target, json: bool, args: DemoArgs) -> anyhow::Result<
     let tasks = chosen.into_iter().map(|(scenario, expected)| {
         let c = c.clone();
         let run = run.clone();
+        // One trace per scenario: every call it makes, and the saga each call sets off in the
+        // services, hang under this span (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+        let span = tracing::info_span!("demo.scenario", scenario, order_id = tracing::field::Empty);
+        let trace_id = runtime::telemetry::trace_id(&span).unwrap_or_default();
         async move {
             let mut f = Flow::new(c, &run, scenario, json);
             let result = scenarios::run(&mut f).await;
@@ -107,6 +114,7 @@ pub async fn run(target: &Target, json: bool, args: DemoArgs) -> anyhow::Result<
                 final_status: None,
                 return_status: String::new(),
                 error: result.err().map(|e| format!("{e:#}")),
+                trace_id,
             };
             if f.order.is_some()
                 && let Ok(order) = f.get().await
@@ -127,6 +135,7 @@ pub async fn run(target: &Target, json: bool, args: DemoArgs) -> anyhow::Result<
             }
             outcome
         }
+        .instrument(span)
     });
     let outcomes = futures::future::join_all(tasks).await;
 
@@ -136,6 +145,7 @@ pub async fn run(target: &Target, json: bool, args: DemoArgs) -> anyhow::Result<
                 "scenario": o.scenario,
                 "order_number": o.order_number,
                 "order_id": o.order_id,
+                "trace_id": o.trace_id,
                 "final_status": o.final_status.map_or("", status_name),
                 "expected_status": status_name(o.expected),
                 "return_status": o.return_status,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod processes;
+mod traces;
 
 use runtime::ServiceDef;
 use testkit::TestEnv;

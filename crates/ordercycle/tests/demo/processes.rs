@@ -18,8 +18,10 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-struct Processes {
+pub(crate) struct Processes {
     env: TestEnv,
+    /// More environment for every process, the demo's too (e.g. where to export spans).
+    extra_env: Vec<(&'static str, String)>,
     /// (service, gRPC address, database URL, HTTP address)
     services: Vec<(&'static str, String, String, String)>,
     children: Vec<(&'static str, Child)>,
@@ -27,6 +29,10 @@ struct Processes {
 
 impl Processes {
     async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    pub(crate) async fn start_with(extra_env: Vec<(&'static str, String)>) -> Self {
         let env = TestEnv::new().await;
         let mut services = Vec::new();
         for def in ALL {
@@ -40,6 +46,7 @@ impl Processes {
         }
         let mut processes = Self {
             env,
+            extra_env,
             services,
             children: Vec::new(),
         };
@@ -77,6 +84,7 @@ impl Processes {
         }
         let shipping = self.addr("shipping");
         command.env("OC_FULFILLMENT_SHIPPING_URL", format!("http://{shipping}"));
+        command.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         let child = command.spawn().expect("ordercycle serve starts");
         self.children.push((name, child));
     }
@@ -101,7 +109,7 @@ impl Processes {
         let _ = child.wait().await;
     }
 
-    async fn demo(&self, scenarios: &str) -> serde_json::Value {
+    pub(crate) async fn demo(&self, scenarios: &str) -> serde_json::Value {
         let mut demo = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
         demo.arg("--json")
             .arg("demo")
@@ -110,7 +118,9 @@ impl Processes {
         for (name, grpc, ..) in &self.services {
             demo.arg(format!("--{name}-addr")).arg(grpc);
         }
-        demo.env("OC_CLOCK_SCALE", "3600").kill_on_drop(true);
+        demo.env("OC_CLOCK_SCALE", "3600")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
+            .kill_on_drop(true);
         let output = tokio::time::timeout(std::time::Duration::from_secs(600), demo.output())
             .await
             .expect("the demo finishes")

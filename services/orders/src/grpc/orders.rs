@@ -106,6 +106,8 @@ impl OrdersApi {
         )
         .await?;
         self.wf.outbox.commit(tx).await?;
+        self.wf.metrics.placed(order.channel);
+        runtime::telemetry::record_order_id(&order.id);
         tracing::info!(order_id = %order.id, order_number = %order.number, "order placed");
         Ok(order)
     }
