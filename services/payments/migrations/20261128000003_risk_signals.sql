@@ -1,8 +1,11 @@
 -- What the velocity rules compare besides the customer: the payment token, the addresses and
 -- the phone numbers of each assessed order, kept only as one-way fingerprints (never the
--- token, an address or a phone as typed).
+-- token, an address or a phone as typed); and each order's total, which later orders of the
+-- customer are compared with.
 
 ALTER TABLE risk_assessments
+    ADD COLUMN total_minor       bigint,
+    ADD COLUMN currency          text,
     ADD COLUMN token_fingerprint text,
     ADD COLUMN address_keys      text[] NOT NULL DEFAULT '{}',
     ADD COLUMN phone_keys        text[] NOT NULL DEFAULT '{}';

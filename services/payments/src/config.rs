@@ -15,6 +15,8 @@
 //! | `OC_PAYMENTS_INSTALLMENT_RETRY_HOURS` | `24` | wait before retrying a missed installment |
 //! | `OC_PAYMENTS_INSTALLMENT_MAX_ATTEMPTS` | `3` | failed attempts after which the plan defaults |
 //! | `OC_PAYMENTS_RISK_HIGH_VALUE_MINOR` | `500000` | a total at or above this scores `high_value` |
+//! | `OC_PAYMENTS_RISK_FIRST_ORDER_HIGH_VALUE_MINOR` | `100000` | a customer's first order at or above this scores `first_order_high_value` |
+//! | `OC_PAYMENTS_RISK_UNUSUAL_VALUE_FACTOR` | `3` | a total this many times the customer's average order scores `above_usual_value` |
 //! | `OC_PAYMENTS_RISK_VELOCITY_PER_HOUR` | `3` | other orders in an hour by one customer, token, address or phone that score velocity |
 //! | `OC_PAYMENTS_RISK_BULK_QUANTITY` | `20` | units of one line that score `bulk_quantity` |
 //! | `OC_PAYMENTS_RISK_BLOCKLIST_IDENTITY_POINTS` | `80` | points of a blocked customer, e-mail, phone, address or token |
@@ -131,6 +133,16 @@ impl PaymentsConfig {
                     env,
                     "OC_PAYMENTS_RISK_HIGH_VALUE_MINOR",
                     d.risk.high_value_minor,
+                )?,
+                first_order_high_value_minor: parse(
+                    env,
+                    "OC_PAYMENTS_RISK_FIRST_ORDER_HIGH_VALUE_MINOR",
+                    d.risk.first_order_high_value_minor,
+                )?,
+                unusual_value_factor: parse(
+                    env,
+                    "OC_PAYMENTS_RISK_UNUSUAL_VALUE_FACTOR",
+                    d.risk.unusual_value_factor,
                 )?,
                 velocity_per_hour: parse(
                     env,

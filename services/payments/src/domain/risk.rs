@@ -17,6 +17,8 @@ pub struct OrderFacts {
     pub velocity: Velocity,
     /// Orders by the same customer ever assessed, this one excluded.
     pub previous_orders: i64,
+    /// The customer's average order total in this currency before this order, if any.
+    pub usual_total_minor: Option<i64>,
     /// Block-list entries in force that match the order: (kind, the entry's reason).
     pub blocklisted: Vec<(Kind, String)>,
 }
@@ -48,6 +50,10 @@ pub struct Assessment {
 pub struct RiskRules {
     /// A total at or above this many minor units counts as high value.
     pub high_value_minor: i64,
+    /// A customer's first order at or above this many minor units is a signal of its own.
+    pub first_order_high_value_minor: i64,
+    /// A total at least this many times the customer's usual (average) order is unusual.
+    pub unusual_value_factor: i64,
     /// Other orders in the last hour by one customer, token, address or phone at which the
     /// velocity rules fire.
     pub velocity_per_hour: i64,
@@ -63,6 +69,8 @@ impl Default for RiskRules {
     fn default() -> Self {
         Self {
             high_value_minor: 500_000,
+            first_order_high_value_minor: 100_000,
+            unusual_value_factor: 3,
             velocity_per_hour: 3,
             bulk_quantity: 20,
             blocklist_identity_points: 80,
@@ -124,6 +132,27 @@ impl RiskRules {
         }
         if facts.previous_orders == 0 {
             add("first_order", "the customer's first order".to_owned(), 5);
+            if facts.total_minor >= self.first_order_high_value_minor {
+                add(
+                    "first_order_high_value",
+                    format!(
+                        "a first order of {} {} (at or above {})",
+                        facts.total_minor, facts.currency, self.first_order_high_value_minor
+                    ),
+                    15,
+                );
+            }
+        } else if let Some(usual) = facts.usual_total_minor.filter(|u| *u > 0)
+            && facts.total_minor >= usual.saturating_mul(self.unusual_value_factor)
+        {
+            add(
+                "above_usual_value",
+                format!(
+                    "total {} {} is at least {}× the customer's usual order ({usual})",
+                    facts.total_minor, facts.currency, self.unusual_value_factor
+                ),
+                20,
+            );
         }
         for (kind, why) in &facts.blocklisted {
             let (what, points) = match kind {
@@ -161,6 +190,7 @@ mod tests {
             billing_country: Some("DE".into()),
             velocity: Velocity::default(),
             previous_orders: 4,
+            usual_total_minor: Some(1000),
             blocklisted: Vec::new(),
         }
     }
@@ -194,10 +224,29 @@ mod tests {
                 "address_mismatch",
                 "high_velocity",
                 "bulk_quantity",
-                "first_order"
+                "first_order",
+                "first_order_high_value"
             ]
         );
-        assert_eq!(a.score, 95);
+        assert_eq!(a.score, 100);
+    }
+
+    #[test]
+    fn a_total_far_above_the_customers_usual_order_is_a_signal() {
+        let rules = RiskRules::default();
+        let usual = OrderFacts {
+            total_minor: 2_999,
+            ..returning_customer()
+        };
+        assert_eq!(rules.assess(&usual).score, 0);
+        let unusual = OrderFacts {
+            total_minor: 3_000,
+            ..returning_customer()
+        };
+        let a = rules.assess(&unusual);
+        assert_eq!(a.reasons[0].code, "above_usual_value");
+        assert_eq!(a.score, 20);
+        assert!(a.reasons[0].description.contains("usual order (1000)"));
     }
 
     #[test]

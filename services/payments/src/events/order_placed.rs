@@ -61,10 +61,11 @@ impl Handler<OrderPlaced> for AssessRisk {
             address_keys: keys(Kind::Address),
             phone_keys: keys(Kind::Phone),
         };
-        let (velocity, previous_orders) =
-            store::risk::history(tx, &signals, order_id, placed_at).await?;
-        let blocklisted = blocked(tx, &candidates, self.clock.now()).await?;
         let total = placed.total.clone().unwrap_or_default();
+        let (velocity, past) =
+            store::risk::history(tx, &signals, order_id, placed_at, &total.currency_code).await?;
+        let blocklisted = blocked(tx, &candidates, self.clock.now()).await?;
+        let stored_total = (total.amount_minor, total.currency_code.clone());
         let facts = OrderFacts {
             total_minor: total.amount_minor,
             currency: total.currency_code,
@@ -78,12 +79,23 @@ impl Handler<OrderPlaced> for AssessRisk {
                 .as_ref()
                 .map(|a| a.country_code.clone()),
             velocity,
-            previous_orders,
+            previous_orders: past.orders,
+            usual_total_minor: past.usual_total_minor,
             blocklisted,
         };
         let assessment = self.rules.assess(&facts);
         let now = self.clock.now();
-        if !store::risk::insert(tx, order_id, &signals, &assessment, placed_at, now).await? {
+        if !store::risk::insert(
+            tx,
+            order_id,
+            &signals,
+            (stored_total.0, &stored_total.1),
+            &assessment,
+            placed_at,
+            now,
+        )
+        .await?
+        {
             // Assessed under another event id (a replay): the first assessment stands.
             return Ok(());
         }

@@ -24,15 +24,23 @@ pub struct Signals {
     pub phone_keys: Vec<String>,
 }
 
-/// Other orders in the hour before `placed_at` sharing each signal, and the customer's orders
-/// ever; `order_id` excluded.
+/// What the customer did before: their orders ever and their average total in `currency`.
+pub struct Past {
+    pub orders: i64,
+    pub usual_total_minor: Option<i64>,
+}
+
+/// Other orders in the hour before `placed_at` sharing each signal, and the customer's past;
+/// `order_id` excluded.
 pub async fn history(
     conn: &mut PgConnection,
     signals: &Signals,
     order_id: Uuid,
     placed_at: DateTime<Utc>,
-) -> Result<(Velocity, i64), sqlx::Error> {
-    let (customer, token, address, phone, ever): (i64, i64, i64, i64, i64) = sqlx::query_as(
+    currency: &str,
+) -> Result<(Velocity, Past), sqlx::Error> {
+    type Row = (i64, i64, i64, i64, i64, Option<i64>);
+    let (customer, token, address, phone, ever, usual): Row = sqlx::query_as(
         "WITH recent AS (
              SELECT customer_id, token_fingerprint, address_keys, phone_keys
              FROM risk_assessments
@@ -43,7 +51,10 @@ pub async fn history(
                 count(*) FILTER (WHERE token_fingerprint = $4),
                 count(*) FILTER (WHERE address_keys && $5),
                 count(*) FILTER (WHERE phone_keys && $6),
-                (SELECT count(*) FROM risk_assessments WHERE customer_id = $3 AND order_id <> $1)
+                (SELECT count(*) FROM risk_assessments WHERE customer_id = $3 AND order_id <> $1),
+                (SELECT floor(avg(total_minor))::bigint FROM risk_assessments
+                 WHERE customer_id = $3 AND order_id <> $1 AND currency = $7
+                   AND placed_at <= $2)
          FROM recent",
     )
     .bind(order_id)
@@ -52,6 +63,7 @@ pub async fn history(
     .bind(signals.token_fingerprint.as_deref())
     .bind(&signals.address_keys)
     .bind(&signals.phone_keys)
+    .bind(currency)
     .fetch_one(conn)
     .await?;
     Ok((
@@ -61,7 +73,10 @@ pub async fn history(
             address,
             phone,
         },
-        ever,
+        Past {
+            orders: ever,
+            usual_total_minor: usual,
+        },
     ))
 }
 
@@ -70,14 +85,16 @@ pub async fn insert(
     conn: &mut PgConnection,
     order_id: Uuid,
     signals: &Signals,
+    total: (i64, &str),
     assessment: &Assessment,
     placed_at: DateTime<Utc>,
     assessed_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO risk_assessments (order_id, customer_id, score, reasons, placed_at,
-             assessed_at, token_fingerprint, address_keys, phone_keys)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (order_id) DO NOTHING",
+             assessed_at, token_fingerprint, address_keys, phone_keys, total_minor, currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (order_id) DO NOTHING",
     )
     .bind(order_id)
     .bind(&signals.customer_id)
@@ -88,6 +105,8 @@ pub async fn insert(
     .bind(signals.token_fingerprint.as_deref())
     .bind(&signals.address_keys)
     .bind(&signals.phone_keys)
+    .bind(total.0)
+    .bind(total.1)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -72,8 +72,16 @@ async fn a_placed_order_gets_a_risk_assessment_with_reasons() {
     .await;
     assert_eq!(assessment.score, event.score);
     let codes: Vec<_> = assessment.reasons.iter().map(|r| r.code.as_str()).collect();
-    assert_eq!(codes, ["high_value", "address_mismatch", "first_order"]);
-    assert_eq!(assessment.score, 55);
+    assert_eq!(
+        codes,
+        [
+            "high_value",
+            "address_mismatch",
+            "first_order",
+            "first_order_high_value"
+        ]
+    );
+    assert_eq!(assessment.score, 70);
 
     let unknown = client
         .get_risk_assessment(GetRiskAssessmentRequest {
@@ -133,4 +141,45 @@ async fn the_same_order_placed_twice_under_different_event_ids_is_assessed_once(
         .await
         .unwrap();
     assert_eq!(rows, 2);
+}
+
+#[tokio::test]
+async fn an_order_far_above_the_customers_usual_total_scores_above_usual_value() {
+    // Four orders in an hour would also score velocity; this test is about value alone.
+    let env = TestEnv::with(|s| {
+        s.overrides
+            .insert("OC_PAYMENTS_RISK_VELOCITY_PER_HOUR".into(), "10".into());
+    })
+    .await;
+    let _payments = env.start(&payments::SERVICE).await;
+    let mut assessed = env.tap("payments.risk.assessed").await;
+    let mut place = async |total: i64| -> RiskAssessed {
+        let order_id = uuid::Uuid::new_v4().to_string();
+        publish_direct(
+            env.jetstream(),
+            &env.subjects(),
+            "ordercycle/orders",
+            &placed(&order_id, "c-usual", total, "DE"),
+        )
+        .await
+        .unwrap();
+        // One at a time, so each sees the ones before it.
+        let event: RiskAssessed = assessed.next().await;
+        assert_eq!(event.order_id, order_id);
+        event
+    };
+    place(1_000).await;
+    place(2_000).await;
+    // Usual: 1 500; 4 499 is below three times that.
+    let ordinary = place(4_499).await;
+    assert!(ordinary.reasons.is_empty(), "{:?}", ordinary.reasons);
+    // Usual now (1 000 + 2 000 + 4 499) / 3 = 2 499; 7 497 is three times that.
+    let unusual = place(7_497).await;
+    let codes: Vec<_> = unusual.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["above_usual_value"]);
+    assert_eq!(unusual.score, 20);
+    assert_eq!(
+        unusual.reasons[0].description,
+        "total 7497 EUR is at least 3× the customer's usual order (2499)"
+    );
 }
