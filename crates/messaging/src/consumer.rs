@@ -348,12 +348,14 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             .relative(message.subject.as_str())
             .unwrap_or(E::SUBJECT)
             .to_owned();
+        let stream_sequence = message.info().map_or(0, |i| i.stream_sequence);
         match dlq::publish(
             &self.jetstream,
             &self.subjects,
             &self.name,
             &relative,
             message,
+            stream_sequence,
             delivered,
             reason,
         )

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Ping {
     #[prost(string, tag = "1")]
     pub id: String,
-    /// `-1` makes the handler fail every time (a transient error that never heals).
+    /// `-1` makes the handler fail every time (a transient error that never heals); `-2` makes
+    /// it fail until the test heals the probe ([`heal`]).
     #[prost(int32, tag = "2")]
     pub n: i32,
 }
@@ -59,6 +60,16 @@ impl Handler<Ping> for Recorder {
                 "the probe handler always fails for n = -1",
             ));
         }
+        if event.event.n == -2 {
+            let healed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM healed)")
+                .fetch_one(&mut *tx)
+                .await?;
+            if !healed {
+                return Err(HandlerError::transient(
+                    "the probe handler fails for n = -2 until healed",
+                ));
+            }
+        }
         sqlx::query("INSERT INTO effects (event_id, n) VALUES ($1, $2)")
             .bind(event.id)
             .bind(event.event.n)
@@ -66,6 +77,14 @@ impl Handler<Ping> for Recorder {
             .await?;
         Ok(())
     }
+}
+
+/// Fixes the bug that makes events with n = -2 fail.
+pub async fn heal(pool: &PgPool) {
+    sqlx::query("INSERT INTO healed DEFAULT VALUES")
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 pub async fn effects(pool: &PgPool) -> i64 {

@@ -1,6 +1,7 @@
 //! Operator commands: thin gRPC clients printing tables (or one JSON object per row with
 //! `--json`). A failed call ends the command with one line naming the call and the gRPC code.
 
+mod dlq;
 mod ops;
 mod orders;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 use crate::clients::{Clients, Target};
 use crate::output;
 
+pub use dlq::DlqCmd;
 pub use ops::{CasesCmd, FulfilCmd, ShipCmd, StockCmd};
 pub use orders::{OrdersCmd, ReturnsCmd, ReviewCmd};
 
@@ -39,11 +41,15 @@ pub enum Operator {
     Cases(CasesCmd),
     /// KPI report from analytics (orders, cycle times, fulfillment).
     Report,
+    /// Dead letters (poison events): list, show, replay after a fix.
+    #[command(subcommand)]
+    Dlq(DlqCmd),
 }
 
 pub async fn run(target: &Target, json: bool, cmd: Operator) -> anyhow::Result<()> {
-    let c = Clients::new(target)?;
     let out = Out { json };
+    // Lazy channels: nothing connects until a command calls.
+    let c = Clients::new(target)?;
     match cmd {
         Operator::Orders(cmd) => orders::orders(&c, &out, cmd).await,
         Operator::Review(cmd) => orders::review(&c, &out, cmd).await,
@@ -53,6 +59,7 @@ pub async fn run(target: &Target, json: bool, cmd: Operator) -> anyhow::Result<(
         Operator::Ship(cmd) => ops::ship(&c, &out, cmd).await,
         Operator::Cases(cmd) => ops::cases(&c, &out, cmd).await,
         Operator::Report => report(&c, &out).await,
+        Operator::Dlq(cmd) => dlq::dlq(&out, cmd).await,
     }
 }
 
