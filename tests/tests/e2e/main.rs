@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod after_sales;
+mod concurrency;
 mod cycle;
 mod platform;
 mod thin_slice;
