@@ -1,6 +1,11 @@
 //! The idempotent consumer runner. One durable pull consumer per (service, subject); each event
-//! is applied in one Postgres transaction that also records its id in `oc_inbox`, so an event
-//! delivered twice (redelivery, a relay that published again, a replay) has its effect once.
+//! is applied together with the record of its id in `oc_inbox`, so an event delivered twice
+//! (redelivery, a relay that published again, a replay) has its effect once.
+//!
+//! Events already waiting are applied in order in one transaction (up to
+//! `OC_CONSUMER_BATCH`), each in its own savepoint: one that fails is rolled back alone and the
+//! others commit together — one commit, not one per event, which is what bounds a consumer's
+//! rate. Acks go out after the commit.
 //!
 //! The runner owns ack, retry and dead-lettering: a handler returns [`HandlerError::Transient`]
 //! to be retried with growing delays, [`HandlerError::Permanent`] (or keeps failing past
@@ -14,7 +19,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use contracts::Event;
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -220,9 +225,30 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                 match next {
                     Some(Ok(message)) => {
                         backoff = Duration::from_millis(200);
-                        if !self.process(message).await {
+                        // Whatever else is already here joins the batch; nothing waits for more.
+                        let mut batch = vec![message];
+                        let mut ended = false;
+                        while batch.len() < self.settings.consumer_batch {
+                            match messages.next().now_or_never() {
+                                Some(Some(Ok(message))) => batch.push(message),
+                                Some(Some(Err(err))) => {
+                                    tracing::debug!(consumer = %self.name, error = %err, "pull error");
+                                    ended = true;
+                                    break;
+                                }
+                                Some(None) => {
+                                    ended = true;
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        if !self.process(batch).await {
                             // A fail point stopped this consumer as if it had crashed.
                             return;
+                        }
+                        if ended {
+                            break;
                         }
                     }
                     Some(Err(err)) => {
@@ -240,17 +266,43 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         }
     }
 
-    /// Handles one message; false when a fail point says to stop as if crashed.
-    async fn process(&self, message: jetstream::Message) -> bool {
-        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-        let envelope = match Envelope::<E>::decode(&self.subjects, &message) {
-            Ok(envelope) => envelope,
-            Err(err) => {
-                self.dead_letter(&message, delivered, &format!("undecodable: {err}"))
-                    .await;
-                return true;
+    /// Handles a batch of messages in order; false when a fail point says to stop as if
+    /// crashed.
+    async fn process(&self, batch: Vec<jetstream::Message>) -> bool {
+        let mut items = Vec::with_capacity(batch.len());
+        for message in batch {
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+            match Envelope::<E>::decode(&self.subjects, &message) {
+                Ok(envelope) => {
+                    let span = self.span(&envelope);
+                    items.push((message, delivered, envelope, span));
+                }
+                Err(err) => {
+                    self.dead_letter(&message, delivered, &format!("undecodable: {err}"))
+                        .await;
+                }
             }
-        };
+        }
+        if items.is_empty() {
+            return true;
+        }
+        let mut results = self.apply(&items).await;
+        for ((message, delivered, _, span), applied) in items.iter().zip(results.drain(..)) {
+            // Never hold `span.enter()` across an await: the guard would stay on the worker
+            // thread while this task is parked, and whichever task runs there next finds a
+            // closed span.
+            if !self
+                .settle(message, *delivered, applied)
+                .instrument(span.clone())
+                .await
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn span(&self, envelope: &Envelope<E>) -> tracing::Span {
         let span = tracing::info_span!(
             "consume",
             otel.kind = "consumer",
@@ -263,13 +315,7 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             span.record("order_id", order_id);
         }
         runtime::telemetry::set_parent(&span, envelope.traceparent.as_deref());
-
-        let applied = self.apply(&envelope).instrument(span.clone()).await;
-        // Never hold `span.enter()` across an await: the guard would stay on the worker thread
-        // while this task is parked, and whichever task runs there next finds a closed span.
-        self.settle(&message, delivered, applied)
-            .instrument(span)
-            .await
+        span
     }
 
     /// Acks, retries or dead-letters one handled message; false when a fail point says to stop.
@@ -308,8 +354,52 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         true
     }
 
-    async fn apply(&self, envelope: &Envelope<E>) -> Result<Applied, HandlerError> {
-        let mut tx = self.pool.begin().await?;
+    /// Applies the batch in one transaction, each event in a savepoint; one result per event.
+    /// If the commit fails, nothing of the batch happened and every event is retried.
+    async fn apply(
+        &self,
+        items: &[(jetstream::Message, i64, Envelope<E>, tracing::Span)],
+    ) -> Vec<Result<Applied, HandlerError>> {
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(err) => {
+                let reason = format!("database: {err}");
+                return items
+                    .iter()
+                    .map(|_| Err(HandlerError::Transient(reason.clone())))
+                    .collect();
+            }
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for (_, _, envelope, span) in items {
+            results.push(
+                self.apply_one(&mut tx, envelope)
+                    .instrument(span.clone())
+                    .await,
+            );
+        }
+        if let Err(err) = tx.commit().await {
+            let reason = format!("database: commit failed: {err}");
+            return results
+                .into_iter()
+                .map(|r| r.and(Err(HandlerError::Transient(reason.clone()))))
+                .collect();
+        }
+        if results.iter().any(|r| matches!(r, Ok(Applied::Fresh)))
+            && let Some(outbox) = &self.outbox
+        {
+            outbox.wake();
+        }
+        results
+    }
+
+    /// One event inside the batch's transaction, in its own savepoint.
+    async fn apply_one(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        envelope: &Envelope<E>,
+    ) -> Result<Applied, HandlerError> {
+        let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
         let fresh = sqlx::query(
             "INSERT INTO oc_inbox (consumer, event_id, subject) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
@@ -317,19 +407,25 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         .bind(&self.name)
         .bind(envelope.id)
         .bind(&envelope.subject)
-        .execute(&mut *tx)
+        .execute(&mut *savepoint)
         .await?
         .rows_affected()
             == 1;
         if !fresh {
+            savepoint.commit().await?;
             return Ok(Applied::Duplicate);
         }
-        self.handler.handle(&mut tx, envelope).await?;
-        tx.commit().await?;
-        if let Some(outbox) = &self.outbox {
-            outbox.wake();
+        match self.handler.handle(&mut savepoint, envelope).await {
+            Ok(()) => {
+                savepoint.commit().await?;
+                Ok(Applied::Fresh)
+            }
+            Err(err) => {
+                // Only this event's writes go; the batch's others stay.
+                savepoint.rollback().await?;
+                Err(err)
+            }
         }
-        Ok(Applied::Fresh)
     }
 
     fn retry_delay(&self, delivered: i64) -> Duration {

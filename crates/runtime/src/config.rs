@@ -78,6 +78,9 @@ pub struct MessagingSettings {
     pub relay_lease: Duration,
     /// Deliveries of one event before it is dead-lettered.
     pub max_deliveries: i64,
+    /// Events a consumer applies in one transaction when they are waiting (each in its own
+    /// savepoint): one commit per batch instead of one per event.
+    pub consumer_batch: usize,
     /// First redelivery delay; doubles per delivery up to `retry_backoff_max`.
     pub retry_backoff: Duration,
     pub retry_backoff_max: Duration,
@@ -253,6 +256,7 @@ impl Settings {
                 relay_poll: env.millis("OC_RELAY_POLL_MS", 200)?,
                 relay_lease: env.millis("OC_RELAY_LEASE_MS", 30_000)?,
                 max_deliveries: env.parse("OC_CONSUMER_MAX_DELIVERIES", 5)?,
+                consumer_batch: env.parse::<usize>("OC_CONSUMER_BATCH", 64)?.max(1),
                 retry_backoff: env.millis("OC_CONSUMER_RETRY_BACKOFF_MS", 500)?,
                 retry_backoff_max: env.millis("OC_CONSUMER_RETRY_BACKOFF_MAX_MS", 30_000)?,
                 ack_wait: env.millis("OC_CONSUMER_ACK_WAIT_MS", 30_000)?,

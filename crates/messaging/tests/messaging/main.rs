@@ -7,6 +7,7 @@
 
 mod probe;
 
+mod batch;
 mod dead_letter;
 mod idempotence;
 mod outage;

@@ -17,7 +17,8 @@ pub struct Ping {
     #[prost(string, tag = "1")]
     pub id: String,
     /// `-1` makes the handler fail every time (a transient error that never heals); `-2` makes
-    /// it fail until the test heals the probe ([`heal`]).
+    /// it fail until the test heals the probe ([`heal`]); `-3` writes its effect and then fails
+    /// (the write must not survive).
     #[prost(int32, tag = "2")]
     pub n: i32,
 }
@@ -73,8 +74,13 @@ impl Handler<Ping> for Recorder {
         sqlx::query("INSERT INTO effects (event_id, n) VALUES ($1, $2)")
             .bind(event.id)
             .bind(event.event.n)
-            .execute(tx)
+            .execute(&mut *tx)
             .await?;
+        if event.event.n == -3 {
+            return Err(HandlerError::transient(
+                "the probe handler fails after writing for n = -3",
+            ));
+        }
         Ok(())
     }
 }
