@@ -131,9 +131,13 @@ fn install(
 
 /// Names the order the current span (an RPC or a consumed event) is about, so that every log
 /// line inside it carries `order_id` and the trace can be searched by order. Spans declare the
-/// field empty; recording it on a span without the field does nothing.
+/// field empty; recording it on a span without the field does nothing, and so does an empty
+/// id (an optional `order_id` filter left unset).
 pub fn record_order_id(order_id: &dyn std::fmt::Display) {
-    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+    let order_id = order_id.to_string();
+    if !order_id.is_empty() {
+        tracing::Span::current().record("order_id", order_id.as_str());
+    }
 }
 
 /// The trace id of `span` (32 hex digits), when spans are recorded.
