@@ -100,17 +100,20 @@ fn install(
     const DEFAULT_FILTER: &str = "info,opentelemetry=warn,opentelemetry_sdk=warn,sqlx=warn,async_nats=warn,h2=warn,tower=warn,hyper=warn";
     let filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let fmt = match settings.format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+    // Not an `Option` of a layer: `Option<Layer>` does not pass `on_register_dispatch` on, and
+    // without it the JSON layer cannot find a line's `trace_id`.
+    let fmt = match (logs, settings.format) {
+        (false, _) => tracing_subscriber::layer::Identity::new().boxed(),
+        (true, LogFormat::Pretty) => tracing_subscriber::fmt::layer()
             .with_target(false)
             .with_filter(filter())
             .boxed(),
-        LogFormat::Json => crate::json_logs::JsonLogLayer::new(std::io::stdout)
+        (true, LogFormat::Json) => crate::json_logs::JsonLogLayer::new(std::io::stdout)
             .with_filter(filter())
             .boxed(),
     };
     let installed = tracing_subscriber::registry()
-        .with(logs.then_some(fmt))
+        .with(fmt)
         .with(
             // Spans do not follow `RUST_LOG`: quieter logs must not cut an order's trace.
             tracing_opentelemetry::layer()
