@@ -100,17 +100,20 @@ fn install(
     const DEFAULT_FILTER: &str = "info,opentelemetry=warn,opentelemetry_sdk=warn,sqlx=warn,async_nats=warn,h2=warn,tower=warn,hyper=warn";
     let filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let fmt = match settings.format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+    // Not an `Option` of a layer: `Option<Layer>` does not pass `on_register_dispatch` on, and
+    // without it the JSON layer cannot find a line's `trace_id`.
+    let fmt = match (logs, settings.format) {
+        (false, _) => tracing_subscriber::layer::Identity::new().boxed(),
+        (true, LogFormat::Pretty) => tracing_subscriber::fmt::layer()
             .with_target(false)
             .with_filter(filter())
             .boxed(),
-        LogFormat::Json => crate::json_logs::JsonLogLayer::new(std::io::stdout)
+        (true, LogFormat::Json) => crate::json_logs::JsonLogLayer::new(std::io::stdout)
             .with_filter(filter())
             .boxed(),
     };
     let installed = tracing_subscriber::registry()
-        .with(logs.then_some(fmt))
+        .with(fmt)
         .with(
             // Spans do not follow `RUST_LOG`: quieter logs must not cut an order's trace.
             tracing_opentelemetry::layer()
@@ -131,9 +134,13 @@ fn install(
 
 /// Names the order the current span (an RPC or a consumed event) is about, so that every log
 /// line inside it carries `order_id` and the trace can be searched by order. Spans declare the
-/// field empty; recording it on a span without the field does nothing.
+/// field empty; recording it on a span without the field does nothing, and so does an empty
+/// id (an optional `order_id` filter left unset).
 pub fn record_order_id(order_id: &dyn std::fmt::Display) {
-    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+    let order_id = order_id.to_string();
+    if !order_id.is_empty() {
+        tracing::Span::current().record("order_id", order_id.as_str());
+    }
 }
 
 /// The trace id of `span` (32 hex digits), when spans are recorded.

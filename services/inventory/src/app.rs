@@ -14,6 +14,7 @@ use runtime::{BoxError, Clock, Host};
 use crate::config::InventoryConfig;
 use crate::events::{Commit, Confirm, Expire, RESERVATION_EXPIRY, Release, Reserve, Restock};
 use crate::grpc::InventoryApi;
+use crate::metrics::InventoryMetrics;
 use crate::watch::Hub;
 
 /// What the API and the event handlers share.
@@ -22,6 +23,7 @@ pub struct Shared {
     pub outbox: Outbox,
     pub clock: Clock,
     pub config: Arc<InventoryConfig>,
+    pub metrics: InventoryMetrics,
 }
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
@@ -31,6 +33,7 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
         outbox: bus.outbox().clone(),
         clock: host.clock().clone(),
         config: Arc::new(config),
+        metrics: InventoryMetrics::register(host.registry()),
     };
     bus.consume::<ReservationRequested, _>(host, Reserve(shared.clone()))
         .await?;

@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod metrics;
 pub mod replenishment;
 pub mod stock_changes;
 pub mod store;

@@ -85,6 +85,7 @@ pub async fn judge_low_stock(
                     },
                 )
                 .await?;
+            shared.metrics.stock_low(warehouse_id);
             tracing::info!(sku, warehouse_id, available = level.available, "stock low");
         }
     }

@@ -19,6 +19,7 @@ use crate::events::payment_requested::OpenPayment;
 use crate::events::refund_requested::Refund;
 use crate::events::void_requested::Void;
 use crate::grpc::{PaymentsApi, RiskApi};
+use crate::metrics::PaymentMetrics;
 use crate::movements::{self, Movements};
 use crate::provider::Provider;
 use crate::provider::simulated::SimulatedProvider;
@@ -34,6 +35,7 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
 pub async fn build_with(host: &mut Host, config: PaymentsConfig) -> Result<(), BoxError> {
     let config = Arc::new(config);
     let bus = Bus::attach(host);
+    let metrics = PaymentMetrics::register(host.registry());
     // The simulated provider keeps its book on a connection of its own: what a provider did
     // stays done when the payments transaction that asked rolls back.
     let provider_pool = runtime::db::pool(&host.service_settings().database_url, 1).await?;
@@ -51,12 +53,14 @@ pub async fn build_with(host: &mut Host, config: PaymentsConfig) -> Result<(), B
         outbox: bus.outbox().clone(),
         clock: host.clock().clone(),
         config: config.clone(),
+        metrics: metrics.clone(),
     };
 
     let assess = AssessRisk {
         rules: config.risk.clone(),
         outbox: bus.outbox().clone(),
         clock: host.clock().clone(),
+        metrics,
     };
     bus.consume::<OrderPlaced, _>(host, assess).await?;
     let open = OpenPayment {

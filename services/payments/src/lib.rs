@@ -35,6 +35,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod metrics;
 pub mod movements;
 pub mod provider;
 pub mod store;

@@ -115,6 +115,7 @@ pub struct Movements {
     pub outbox: Outbox,
     pub clock: runtime::Clock,
     pub config: Arc<PaymentsConfig>,
+    pub metrics: crate::metrics::PaymentMetrics,
 }
 
 pub fn pb_method(method: Method) -> i32 {
@@ -397,6 +398,7 @@ impl Movements {
                 },
             )
             .await?;
+        self.metrics.declined(p.method().as_str(), reason.as_str());
         tracing::info!(payment_id = %p.id, order_id = %p.order_id, reason = reason.as_str(), "payment declined");
         Ok(())
     }
@@ -1031,6 +1033,7 @@ impl Movements {
                 },
             )
             .await?;
+        self.metrics.refunded(p.method().as_str());
         Ok(Moved {
             transaction: t,
             fresh: true,

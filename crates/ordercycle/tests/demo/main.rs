@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dlq;
+mod logs;
 mod processes;
 mod traces;
 

@@ -5,8 +5,10 @@
 
 use std::net::TcpListener;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 use testkit::TestEnv;
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::ALL;
@@ -25,6 +27,8 @@ pub(crate) struct Processes {
     /// (service, gRPC address, database URL, HTTP address)
     services: Vec<(&'static str, String, String, String)>,
     children: Vec<(&'static str, Child)>,
+    /// When set, every process's stdout and stderr lines are kept here instead of discarded.
+    output: Option<Arc<Mutex<String>>>,
 }
 
 impl Processes {
@@ -33,6 +37,14 @@ impl Processes {
     }
 
     pub(crate) async fn start_with(extra_env: Vec<(&'static str, String)>) -> Self {
+        Self::start_capturing(extra_env, None).await
+    }
+
+    /// Like `start_with`, and every line the processes write goes to `output`.
+    pub(crate) async fn start_capturing(
+        extra_env: Vec<(&'static str, String)>,
+        output: Option<Arc<Mutex<String>>>,
+    ) -> Self {
         let env = TestEnv::new().await;
         let mut services = Vec::new();
         for def in ALL {
@@ -49,6 +61,7 @@ impl Processes {
             extra_env,
             services,
             children: Vec::new(),
+            output,
         };
         for name in ALL.map(|d| d.name) {
             processes.spawn(name);
@@ -85,7 +98,18 @@ impl Processes {
         let shipping = self.addr("shipping");
         command.env("OC_FULFILLMENT_SHIPPING_URL", format!("http://{shipping}"));
         command.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
-        let child = command.spawn().expect("ordercycle serve starts");
+        if self.output.is_some() {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().expect("ordercycle serve starts");
+        if let Some(output) = &self.output {
+            if let Some(stdout) = child.stdout.take() {
+                tokio::spawn(collect(stdout, output.clone()));
+            }
+            if let Some(stderr) = child.stderr.take() {
+                tokio::spawn(collect(stderr, output.clone()));
+            }
+        }
         self.children.push((name, child));
     }
 
@@ -136,6 +160,16 @@ impl Processes {
                     String::from_utf8_lossy(&output.stderr)
                 )
             })
+    }
+}
+
+/// Appends every line of `stream` to `output` until the process closes it.
+async fn collect(stream: impl AsyncRead + Unpin, output: Arc<Mutex<String>>) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut output = output.lock().unwrap();
+        output.push_str(&line);
+        output.push('\n');
     }
 }
 

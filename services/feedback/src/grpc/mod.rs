@@ -81,6 +81,7 @@ impl FeedbackService for FeedbackApi {
     ) -> Result<Response<SubmitSurveyResponse>, Status> {
         let actor = caller(&request, ANY_CALLER)?;
         let survey = self.survey_submit(&actor, request.into_inner()).await?;
+        runtime::telemetry::record_order_id(&survey.order_id);
         Ok(Response::new(SubmitSurveyResponse {
             survey: Some(survey_out(&survey, self.clock.now())),
         }))
@@ -92,6 +93,7 @@ impl FeedbackService for FeedbackApi {
     ) -> Result<Response<GetSurveyResponse>, Status> {
         let actor = caller(&request, ANY_CALLER)?;
         let survey = self.survey_get(&actor, request.get_ref()).await?;
+        runtime::telemetry::record_order_id(&survey.order_id);
         Ok(Response::new(GetSurveyResponse {
             survey: Some(survey_out(&survey, self.clock.now())),
         }))
@@ -103,6 +105,7 @@ impl FeedbackService for FeedbackApi {
     ) -> Result<Response<SubmitReviewResponse>, Status> {
         let actor = caller(&request, REVIEWERS)?;
         let review = self.review_submit(&actor, request.into_inner()).await?;
+        runtime::telemetry::record_order_id(&review.order_id);
         Ok(Response::new(SubmitReviewResponse {
             review: Some(review_out(&review, View::of(&actor))),
         }))
@@ -114,6 +117,7 @@ impl FeedbackService for FeedbackApi {
     ) -> Result<Response<ModerateReviewResponse>, Status> {
         let actor = caller(&request, STAFF)?;
         let review = self.review_moderate(&actor, request.get_ref()).await?;
+        runtime::telemetry::record_order_id(&review.order_id);
         Ok(Response::new(ModerateReviewResponse {
             review: Some(review_out(&review, View::Staff)),
         }))
@@ -139,6 +143,7 @@ impl FeedbackService for FeedbackApi {
     ) -> Result<Response<ReplyToReviewResponse>, Status> {
         let actor = caller(&request, STAFF)?;
         let review = self.review_reply(&actor, request.into_inner()).await?;
+        runtime::telemetry::record_order_id(&review.order_id);
         Ok(Response::new(ReplyToReviewResponse {
             review: Some(review_out(&review, View::Staff)),
         }))
@@ -161,9 +166,13 @@ impl FeedbackService for FeedbackApi {
         request: Request<OpenCaseRequest>,
     ) -> Result<Response<OpenCaseResponse>, Status> {
         let actor = caller(&request, ANY_CALLER)?;
-        let case = self.case_open(&actor, request.into_inner()).await?;
+        let case = case_out(
+            &self.case_open(&actor, request.into_inner()).await?,
+            View::of(&actor),
+        );
+        runtime::telemetry::record_order_id(&case.order_id);
         Ok(Response::new(OpenCaseResponse {
-            support_case: Some(case_out(&case, View::of(&actor))),
+            support_case: Some(case),
         }))
     }
 
@@ -172,9 +181,13 @@ impl FeedbackService for FeedbackApi {
         request: Request<AddCaseMessageRequest>,
     ) -> Result<Response<AddCaseMessageResponse>, Status> {
         let actor = caller(&request, ANY_CALLER)?;
-        let case = self.case_add_message(&actor, request.into_inner()).await?;
+        let case = case_out(
+            &self.case_add_message(&actor, request.into_inner()).await?,
+            View::of(&actor),
+        );
+        runtime::telemetry::record_order_id(&case.order_id);
         Ok(Response::new(AddCaseMessageResponse {
-            support_case: Some(case_out(&case, View::of(&actor))),
+            support_case: Some(case),
         }))
     }
 
@@ -183,9 +196,13 @@ impl FeedbackService for FeedbackApi {
         request: Request<ResolveCaseRequest>,
     ) -> Result<Response<ResolveCaseResponse>, Status> {
         let actor = caller(&request, STAFF)?;
-        let case = self.case_resolve(&actor, request.get_ref()).await?;
+        let case = case_out(
+            &self.case_resolve(&actor, request.get_ref()).await?,
+            View::Staff,
+        );
+        runtime::telemetry::record_order_id(&case.order_id);
         Ok(Response::new(ResolveCaseResponse {
-            support_case: Some(case_out(&case, View::Staff)),
+            support_case: Some(case),
         }))
     }
 
@@ -194,9 +211,13 @@ impl FeedbackService for FeedbackApi {
         request: Request<AssignCaseRequest>,
     ) -> Result<Response<AssignCaseResponse>, Status> {
         let actor = caller(&request, STAFF)?;
-        let case = self.case_assign(&actor, request.get_ref()).await?;
+        let case = case_out(
+            &self.case_assign(&actor, request.get_ref()).await?,
+            View::Staff,
+        );
+        runtime::telemetry::record_order_id(&case.order_id);
         Ok(Response::new(AssignCaseResponse {
-            support_case: Some(case_out(&case, View::Staff)),
+            support_case: Some(case),
         }))
     }
 
@@ -205,6 +226,7 @@ impl FeedbackService for FeedbackApi {
         request: Request<ListCasesRequest>,
     ) -> Result<Response<ListCasesResponse>, Status> {
         let actor = caller(&request, ANY_CALLER)?;
+        runtime::telemetry::record_order_id(&request.get_ref().order_id.trim());
         let (cases, next_page_token) = self.case_list(&actor, request.get_ref()).await?;
         let view = View::of(&actor);
         Ok(Response::new(ListCasesResponse {
@@ -218,9 +240,13 @@ impl FeedbackService for FeedbackApi {
         request: Request<GetCaseRequest>,
     ) -> Result<Response<GetCaseResponse>, Status> {
         let actor = caller(&request, ANY_CALLER)?;
-        let case = self.case_get(&actor, &request.get_ref().id).await?;
+        let case = case_out(
+            &self.case_get(&actor, &request.get_ref().id).await?,
+            View::of(&actor),
+        );
+        runtime::telemetry::record_order_id(&case.order_id);
         Ok(Response::new(GetCaseResponse {
-            support_case: Some(case_out(&case, View::of(&actor))),
+            support_case: Some(case),
         }))
     }
 }

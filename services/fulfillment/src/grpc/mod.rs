@@ -98,6 +98,8 @@ impl FulfillmentApi {
         let f = fulfillments::lock(tx, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("fulfillment {id}")))?;
+        // Every handler that changes a fulfillment locks it here first.
+        runtime::telemetry::record_order_id(&f.order_id);
         let status = FStatus::parse(&f.status).unwrap_or(FStatus::Cancelled);
         Ok((f, status))
     }
@@ -391,6 +393,7 @@ impl FulfillmentService for FulfillmentApi {
         } else {
             Some(parse_id("order_id", &r.order_id)?)
         };
+        runtime::telemetry::record_order_id(&r.order_id.trim());
         let filter = fulfillments::Filter {
             warehouse_id: Some(r.warehouse_id.clone()).filter(|w| !w.is_empty()),
             order_id,
@@ -442,6 +445,7 @@ impl FulfillmentService for FulfillmentApi {
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
         let fulfillment = self.view(&mut conn, id).await?;
+        runtime::telemetry::record_order_id(&fulfillment.order_id);
         Ok(Response::new(pb::GetFulfillmentResponse {
             fulfillment: Some(fulfillment),
         }))
@@ -1030,6 +1034,7 @@ impl FulfillmentService for FulfillmentApi {
         required(&mut v, "warehouse_id", &r.warehouse_id);
         required(&mut v, "received_by", &r.received_by);
         v.into_result()?;
+        runtime::telemetry::record_order_id(&r.order_id.trim());
         let now = self.now();
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         let row = ReceiptRow {
@@ -1110,6 +1115,7 @@ impl FulfillmentService for FulfillmentApi {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::NotFound(format!("received return {}", r.return_id)))?;
+        runtime::telemetry::record_order_id(&receipt.order_id);
         if receipt.status == "RECEIVED" {
             let now = self.now();
             returns::inspect(

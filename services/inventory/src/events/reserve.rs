@@ -175,6 +175,7 @@ impl Handler<ReservationRequested> for Reserve {
                     detected_at: Some(to_timestamp(now)),
                 };
                 shared.outbox.append(tx, &event).await?;
+                shared.metrics.shortage(shorts.len());
                 tracing::info!(reservation_id = id, short = shorts.len(), "stock short");
             }
         }

@@ -784,6 +784,7 @@ impl InventoryService for InventoryApi {
                 format!("reservation {id}")
             })
         })?;
+        runtime::telemetry::record_order_id(&reservation.order_id);
         Ok(Response::new(pb::GetReservationResponse {
             reservation: Some(reservation.into()),
         }))

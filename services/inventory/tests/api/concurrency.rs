@@ -113,6 +113,7 @@ async fn race(pool: &PgPool, requests: Vec<ReservationRequested>) -> usize {
         outbox: Outbox::new(Clock::system()),
         clock: Clock::system(),
         config: Arc::new(InventoryConfig::default()),
+        metrics: Default::default(),
     };
     let handler = Arc::new(Reserve(shared));
     let barrier = Arc::new(tokio::sync::Barrier::new(requests.len()));

@@ -128,6 +128,7 @@ impl NotificationService for NotificationsApi {
         if !v.is_empty() {
             return Err(Error::from(v).into());
         }
+        runtime::telemetry::record_order_id(&request.order_id);
         let mut customer_id = (!request.customer_id.is_empty()).then_some(request.customer_id);
         if !actor.is_staff() {
             // A customer's list is always their own, whatever they asked for.

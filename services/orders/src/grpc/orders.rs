@@ -127,9 +127,13 @@ impl OrdersApi {
             }
         };
         // A customer asking for someone else's order learns nothing, not even that it exists.
-        order
+        let order = order
             .filter(|o| actor.may_access_customer(&o.customer.id))
-            .ok_or_else(|| Error::NotFound(format!("order {id_or_number}")))
+            .ok_or_else(|| Error::NotFound(format!("order {id_or_number}")))?;
+        // Every handler that names an order finds it here: GetOrder, CancelOrder,
+        // GetOrderTimeline, ConfirmReceipt, ReportProblem.
+        runtime::telemetry::record_order_id(&order.id);
+        Ok(order)
     }
 
     /// The full view of an order (saga state, shipments, problems).

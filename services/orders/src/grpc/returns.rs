@@ -60,8 +60,12 @@ impl ReturnsApi {
                 return Err(v.into());
             }
         };
-        rma.filter(|r| actor.may_access_customer(&r.row.customer_id))
-            .ok_or_else(|| Error::NotFound(format!("return {id_or_number}")))
+        let rma = rma
+            .filter(|r| actor.may_access_customer(&r.row.customer_id))
+            .ok_or_else(|| Error::NotFound(format!("return {id_or_number}")))?;
+        // GetReturn, and the answer of every other return handler.
+        runtime::telemetry::record_order_id(&rma.row.order_id);
+        Ok(rma)
     }
 
     async fn request(&self, actor: &Actor, r: pb::RequestReturnRequest) -> Result<Rma, Error> {
@@ -118,6 +122,7 @@ impl ReturnsApi {
             return Err(v.into());
         }
         let order_id = order_id?;
+        runtime::telemetry::record_order_id(&order_id);
 
         // The order, if the caller may act on it.
         let mut tx = self.pool.begin().await?;
@@ -424,6 +429,7 @@ impl ReturnsApi {
         let rma = store::returns::lock(&mut tx, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("return {return_id}")))?;
+        runtime::telemetry::record_order_id(&rma.row.order_id);
         if rma.row.status != status::REQUESTED {
             let same = if approve {
                 rma.row.status != status::REJECTED
@@ -552,6 +558,7 @@ impl ReturnService for ReturnsApi {
             v.check(parsed.is_some(), "order_id", "must be an order id (UUID)");
             parsed
         };
+        runtime::telemetry::record_order_id(&r.order_id.trim());
         let statuses: Vec<String> = r
             .statuses
             .iter()

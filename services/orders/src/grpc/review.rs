@@ -59,6 +59,7 @@ impl ReviewApi {
             return Err(v.into());
         }
         let id = id?;
+        runtime::telemetry::record_order_id(&id);
         let mut tx = self.pool.begin().await?;
         let facts = Facts::by(crate::workflow::Who {
             id: reviewer_id.to_owned(),

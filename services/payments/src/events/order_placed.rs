@@ -18,6 +18,7 @@ pub struct AssessRisk {
     pub rules: RiskRules,
     pub outbox: Outbox,
     pub clock: runtime::Clock,
+    pub metrics: crate::metrics::PaymentMetrics,
 }
 
 impl Handler<OrderPlaced> for AssessRisk {
@@ -114,6 +115,7 @@ impl Handler<OrderPlaced> for AssessRisk {
             assessed_at: Some(to_timestamp(now)),
         };
         self.outbox.append(tx, &event).await?;
+        self.metrics.risk_assessed(assessment.score);
         tracing::info!(order_id = %order_id, score = assessment.score, "risk assessed");
         Ok(())
     }

@@ -74,6 +74,8 @@ struct MoneyCall {
 
 impl PaymentsApi {
     async fn view(&self, conn: &mut PgConnection, p: &PaymentRow) -> Result<Payment, Error> {
+        // GetPayment and replayed money calls answer through here.
+        runtime::telemetry::record_order_id(&p.order_id);
         let txs = transactions::list(conn, p.id).await?;
         let plan = plans::for_payment(conn, p.id).await?;
         Ok(convert::payment_pb(p, &txs, plan.map(|x| x.id)))
@@ -93,6 +95,7 @@ impl PaymentsApi {
             (key, None) => store::payments::get(&mut tx, key.clone(), true).await?,
         }
         .ok_or_else(|| Error::NotFound("payment".into()))?;
+        runtime::telemetry::record_order_id(&p.order_id);
         if let Some(currency) = call.amount_currency
             && currency != p.currency()
         {
@@ -248,6 +251,7 @@ impl PaymentService for PaymentsApi {
             order_id: convert::uuid(&mut v, "order_id", &r.order_id, false),
             ..Filter::default()
         };
+        runtime::telemetry::record_order_id(&r.order_id.trim());
         for (i, raw) in r.statuses.iter().enumerate() {
             match convert::status_from_pb(*raw) {
                 Some(s) => filter.statuses.push(s.as_str().to_owned()),
@@ -495,6 +499,7 @@ impl PaymentService for PaymentsApi {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::NotFound("installment plan".into()))?;
+        runtime::telemetry::record_order_id(&plan.order_id);
         let installments = plans::installments(&mut conn, plan.id)
             .await
             .map_err(Error::from)?;

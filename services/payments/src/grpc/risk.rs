@@ -80,6 +80,7 @@ impl RiskService for RiskApi {
             Error::InvalidArgument(v)
         })?;
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        runtime::telemetry::record_order_id(&order_id);
         let stored = store::risk::get(&mut conn, order_id)
             .await
             .map_err(Error::from)?

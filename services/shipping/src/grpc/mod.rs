@@ -99,7 +99,10 @@ impl Shipping {
             Ok(id) => store::shipments::get(&mut conn, id).await?,
             Err(_) => store::shipments::get_by_tracking_number(&mut conn, raw).await?,
         };
-        found.ok_or_else(|| Error::NotFound(format!("shipment {raw}")))
+        let shipment = found.ok_or_else(|| Error::NotFound(format!("shipment {raw}")))?;
+        // GetShipment, TrackShipment, WatchShipment and GetLabel name their shipment here.
+        runtime::telemetry::record_order_id(&shipment.order_id);
+        Ok(shipment)
     }
 
     pub async fn history(&self, id: Uuid) -> Result<Vec<RecordedEvent>, Error> {
@@ -273,6 +276,7 @@ impl ShippingService for ShippingApi {
     ) -> Result<Response<pb::CreateShipmentResponse>, Status> {
         runtime::auth::actor(&request)?.require_any(STAFF)?;
         let (shipment, format) = self.shipping.create(request.into_inner()).await?;
+        runtime::telemetry::record_order_id(&shipment.order_id);
         let history = self.shipping.history(shipment.id).await?;
         Ok(Response::new(pb::CreateShipmentResponse {
             label: Some(self.shipping.label(&shipment, format)),
@@ -337,6 +341,7 @@ impl ShippingService for ShippingApi {
             }
         };
         let order_id = convert::text(&mut v, "order_id", &r.order_id, false, 128);
+        runtime::telemetry::record_order_id(&order_id);
         let carrier = convert::text(&mut v, "carrier", &r.carrier, false, 64);
         if !v.is_empty() {
             return Err(v.into_status());
@@ -415,6 +420,7 @@ impl ShippingService for ShippingApi {
     ) -> Result<Response<pb::RecordTrackingEventResponse>, Status> {
         runtime::auth::actor(&request)?.require_any(STAFF)?;
         let (shipment, duplicate) = self.shipping.record(request.into_inner()).await?;
+        runtime::telemetry::record_order_id(&shipment.order_id);
         let history = self.shipping.history(shipment.id).await?;
         Ok(Response::new(pb::RecordTrackingEventResponse {
             shipment: Some(convert::shipment(&shipment, &history)),
