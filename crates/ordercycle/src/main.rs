@@ -8,7 +8,8 @@
 //! - `ordercycle events` — the events catalogue (`docs/events.md`).
 //! - `ordercycle demo` — every DESIGN §3a scenario against a running platform (`demo/`).
 //! - operator commands (`orders`, `review`, `stock`, `fulfil`, `ship`, `returns`, `cases`,
-//!   `report`) — gRPC clients of a running platform (`commands/`).
+//!   `report`) — gRPC clients of a running platform (`commands/`); `report --out`, `analytics
+//!   rebuild` and `dlq` work on analytics' database and the dead-letter stream directly.
 
 mod clients;
 mod commands;

@@ -1,6 +1,7 @@
 //! Operator commands: thin gRPC clients printing tables (or one JSON object per row with
 //! `--json`). A failed call ends the command with one line naming the call and the gRPC code.
 
+mod analytics;
 mod dlq;
 mod ops;
 mod orders;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use crate::clients::{Clients, Target};
 use crate::output;
 
+pub use analytics::{AnalyticsCmd, ReportArgs};
 pub use dlq::DlqCmd;
 pub use ops::{CasesCmd, FulfilCmd, ShipCmd, StockCmd};
 pub use orders::{OrdersCmd, ReturnsCmd, ReviewCmd};
@@ -39,8 +41,12 @@ pub enum Operator {
     /// Support cases: list, resolve.
     #[command(subcommand)]
     Cases(CasesCmd),
-    /// KPI report from analytics (orders, cycle times, fulfillment).
-    Report,
+    /// KPI report from analytics (orders, cycle times, fulfillment); with `--out`, the visual
+    /// HTML report for a range, written to a file.
+    Report(ReportArgs),
+    /// Analytics maintenance: rebuild the read models from the kept events.
+    #[command(subcommand)]
+    Analytics(AnalyticsCmd),
     /// Dead letters (poison events): list, show, replay after a fix.
     #[command(subcommand)]
     Dlq(DlqCmd),
@@ -58,7 +64,14 @@ pub async fn run(target: &Target, json: bool, cmd: Operator) -> anyhow::Result<(
         Operator::Fulfil(cmd) => ops::fulfil(&c, &out, cmd).await,
         Operator::Ship(cmd) => ops::ship(&c, &out, cmd).await,
         Operator::Cases(cmd) => ops::cases(&c, &out, cmd).await,
-        Operator::Report => report(&c, &out).await,
+        Operator::Report(args) => match &args.out {
+            Some(path) => analytics::report_file(&out, &args, path).await,
+            None if args.from.is_some() || args.to.is_some() || args.currency.is_some() => {
+                anyhow::bail!("--from, --to and --currency shape the HTML report: add --out FILE")
+            }
+            None => report(&c, &out).await,
+        },
+        Operator::Analytics(cmd) => analytics::analytics(&out, cmd).await,
         Operator::Dlq(cmd) => dlq::dlq(&out, cmd).await,
     }
 }

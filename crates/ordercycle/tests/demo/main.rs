@@ -7,6 +7,7 @@
 mod dlq;
 mod logs;
 mod processes;
+mod reports;
 mod traces;
 
 use runtime::ServiceDef;
