@@ -45,6 +45,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Bounded time for draining RPCs and background work at shutdown (`OC_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
+    /// Load shedding and per-caller rate limits of the gRPC servers (`crate::admission`).
+    pub admission: AdmissionSettings,
     /// Values that win over the process environment for [`Settings::env`]: how a test gives one
     /// in-process service its own `OC_<SERVICE>_…` settings without touching the process.
     pub overrides: std::collections::BTreeMap<String, String>,
@@ -90,6 +92,17 @@ pub struct MessagingSettings {
     /// How often gauges read from NATS or Postgres are refreshed: each consumer's lag,
     /// orders per status.
     pub metrics_poll: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdmissionSettings {
+    /// `OC_GRPC_MAX_IN_FLIGHT`: calls one server works on at once; more are refused
+    /// `RESOURCE_EXHAUSTED` at once (0: no bound).
+    pub max_in_flight: usize,
+    /// `OC_RATE_LIMIT_PER_SEC`: calls per second per caller (0: no limit).
+    pub rate_per_sec: f64,
+    /// `OC_RATE_LIMIT_BURST`: calls a caller may make at once above its rate.
+    pub burst: f64,
 }
 
 #[derive(Clone)]
@@ -268,6 +281,11 @@ impl Settings {
                 otlp_endpoint: env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             },
             shutdown_grace: Duration::from_secs(env.parse("OC_SHUTDOWN_GRACE_SECS", 20)?),
+            admission: AdmissionSettings {
+                max_in_flight: env.parse("OC_GRPC_MAX_IN_FLIGHT", 256)?,
+                rate_per_sec: env.parse("OC_RATE_LIMIT_PER_SEC", 0.0)?,
+                burst: env.parse("OC_RATE_LIMIT_BURST", 100.0)?,
+            },
             overrides: std::collections::BTreeMap::new(),
         })
     }

@@ -30,7 +30,7 @@ use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::{ServiceSettings, Settings};
 use crate::nats::Subjects;
-use crate::{admin, db, grpc, nats};
+use crate::{admin, admission, db, grpc, nats};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -330,6 +330,7 @@ impl App {
         ));
 
         let auth = host.auth.clone();
+        let admission = host.settings.admission.clone();
         let routes = std::mem::take(&mut host.routes).routes();
         let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
         let grpc_server = tonic::transport::Server::builder()
@@ -337,6 +338,11 @@ impl App {
             .layer(rpc_metrics)
             .layer(tonic::service::InterceptorLayer::new(
                 move |request: tonic::Request<()>| auth.intercept(request),
+            ))
+            // Inside authentication: it knows the caller.
+            .layer(admission::Shed::new(
+                admission.max_in_flight,
+                admission::RateLimiter::new(admission.rate_per_sec, admission.burst),
             ))
             .add_routes(routes)
             .add_service(health_service)

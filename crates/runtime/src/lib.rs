@@ -15,6 +15,7 @@
 //! the `messaging` crate, built on these pieces.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod clock;
 pub mod config;

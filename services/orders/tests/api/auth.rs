@@ -87,3 +87,44 @@ async fn customers_see_only_their_own_orders_and_anonymous_callers_are_refused()
         Code::Unauthenticated
     );
 }
+
+#[tokio::test]
+async fn a_caller_over_its_rate_is_refused_resource_exhausted_and_others_still_pass() {
+    let env = TestEnv::with(|s| {
+        s.auth = AuthSettings::Jwt(JwtSettings {
+            key: JwtKey::Secret(SECRET.to_vec()),
+            issuer: None,
+            audience: None,
+        });
+        // Two calls, then one every ~17 minutes: the third call within the test is refused.
+        s.admission.rate_per_sec = 0.001;
+        s.admission.burst = 2.0;
+    })
+    .await;
+    let orders = env.start(&orders::SERVICE).await;
+    let mut client = OrderServiceClient::new(orders.channel().await);
+    let alice = token("alice", &["customer"]);
+    let unknown = || GetOrderRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+    };
+    for _ in 0..2 {
+        let answer = client
+            .get_order(with_token(unknown(), &alice))
+            .await
+            .unwrap_err();
+        assert_eq!(answer.code(), Code::NotFound);
+    }
+    let refused = client
+        .get_order(with_token(unknown(), &alice))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert!(refused.message().contains("alice"), "{}", refused.message());
+    // Another caller has a bucket of its own.
+    let bob = token("bob", &["customer"]);
+    let answer = client
+        .get_order(with_token(unknown(), &bob))
+        .await
+        .unwrap_err();
+    assert_eq!(answer.code(), Code::NotFound);
+}
