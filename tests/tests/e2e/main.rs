@@ -5,5 +5,6 @@
 
 mod after_sales;
 mod cycle;
+mod paths;
 mod platform;
 mod thin_slice;
