@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod after_sales;
+mod analytics;
 mod cycle;
 mod paths;
 mod platform;

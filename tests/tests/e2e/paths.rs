@@ -13,7 +13,7 @@ use contracts::feedback::feedback_service_client::FeedbackServiceClient;
 use contracts::feedback::{
     CaseLine, CaseStatus, GetSurveyRequest, ListCasesRequest, ListReviewsRequest,
     ModerateReviewRequest, ModerationDecision, ResolveCaseRequest, ReviewStatus,
-    SubmitReviewRequest, SubmitSurveyRequest, SupportCase, SurveyStatus,
+    SubmitReviewRequest, SubmitSurveyRequest, SupportCase, Survey, SurveyStatus,
 };
 use contracts::fulfillment::fulfillment_service_client::FulfillmentServiceClient;
 use contracts::fulfillment::{
@@ -26,7 +26,7 @@ use contracts::orders::return_service_client::ReturnServiceClient;
 use contracts::orders::{
     ApproveReturnRequest, ConfirmReceiptRequest, GetReturnRequest, NewReturnLine, Order,
     OrderReturnStatus, OrderStatus, ProblemLine, ReportProblemRequest, RequestReturnRequest,
-    ReturnOutcome, ReturnResolution, ReturnStatus,
+    Return, ReturnOutcome, ReturnResolution, ReturnStatus,
 };
 use contracts::payments::payment_service_client::PaymentServiceClient;
 use contracts::payments::{
@@ -47,7 +47,7 @@ const STORE: &str = "STORE-MUC";
 const HAMBURG: &str = "WH-HAM";
 
 /// The customer confirms receipt of a delivered order; returns it once completed.
-async fn accept(p: &Platform, order_id: &str) -> Order {
+pub(crate) async fn accept(p: &Platform, order_id: &str) -> Order {
     OrderServiceClient::new(p.service("orders").channel().await)
         .confirm_receipt(ConfirmReceiptRequest {
             order_id: order_id.to_owned(),
@@ -58,7 +58,7 @@ async fn accept(p: &Platform, order_id: &str) -> Order {
 }
 
 /// A card order of `quantity` teas from Berlin, shipped, delivered and accepted.
-async fn completed_card_order(p: &Platform, tag: &str, quantity: i32) -> Order {
+pub(crate) async fn completed_card_order(p: &Platform, tag: &str, quantity: i32) -> Order {
     let order = place(p, order_request(tag, quantity, "tok_visa")).await;
     order_in(p, &order.id, OrderStatus::InFulfillment).await;
     ship_pending(p, &order.id, tag).await;
@@ -149,6 +149,90 @@ const SHIPPED: [(&str, usize); 5] = [
 /// How many timeline entries of `kind` the order has.
 fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// The customer sends back `quantity` units of the order's first line for a refund, and support
+/// approves it (into Berlin) if orders did not already; returns the RMA once shipping made its
+/// return label.
+pub(crate) async fn approved_return(
+    p: &Platform,
+    order: &Order,
+    quantity: i32,
+    reason: ReturnReason,
+) -> Return {
+    let mut returns = ReturnServiceClient::new(p.service("orders").channel().await);
+    let mut rma = returns
+        .request_return(RequestReturnRequest {
+            request_id: format!("return-{}", order.id),
+            order_id: order.id.clone(),
+            lines: vec![NewReturnLine {
+                line_id: order.lines[0].line_id.clone(),
+                quantity,
+                reason: reason.into(),
+                note: String::new(),
+            }],
+            resolution: ReturnResolution::Refund.into(),
+            exchange_lines: Vec::new(),
+            customer_note: String::new(),
+            pickup_address: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rma
+        .unwrap();
+    if rma.status() == ReturnStatus::Requested {
+        rma = returns
+            .approve_return(ApproveReturnRequest {
+                return_id: rma.id.clone(),
+                reviewer_id: "support-1".into(),
+                reason: "within the return window".into(),
+                return_warehouse_id: BERLIN.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .rma
+            .unwrap();
+    }
+    assert_eq!(rma.status(), ReturnStatus::Approved);
+    // Shipping makes the return label once it hears of the approval.
+    testkit::eventually("the return label", || {
+        let mut returns = returns.clone();
+        let id = rma.id.clone();
+        async move {
+            let rma = returns
+                .get_return(GetReturnRequest { id })
+                .await
+                .ok()?
+                .into_inner()
+                .rma?;
+            (!rma.return_tracking_number.is_empty()).then_some(rma)
+        }
+    })
+    .await
+}
+
+/// The survey feedback invites the customer to a (service-clock) while after delivery.
+pub(crate) async fn invited_survey(p: &Platform, order_id: &str) -> Survey {
+    let feedback = FeedbackServiceClient::new(p.service("feedback").channel().await);
+    testkit::eventually("the survey invitation", || {
+        let mut feedback = feedback.clone();
+        let order_id = order_id.to_owned();
+        async move {
+            let survey = feedback
+                .get_survey(GetSurveyRequest {
+                    survey_id: String::new(),
+                    order_id,
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .survey?;
+            (survey.status() == SurveyStatus::Invited).then_some(survey)
+        }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -656,57 +740,7 @@ async fn a_return_is_inspected_refunded_and_restocked() {
     let order = completed_card_order(&p, "return", 2).await;
     assert_eq!(available(&p).await, (8, 0, 8));
 
-    let mut returns = ReturnServiceClient::new(p.service("orders").channel().await);
-    let mut rma = returns
-        .request_return(RequestReturnRequest {
-            request_id: "return-1".into(),
-            order_id: order.id.clone(),
-            lines: vec![NewReturnLine {
-                line_id: order.lines[0].line_id.clone(),
-                quantity: 1,
-                reason: ReturnReason::NoLongerNeeded.into(),
-                note: String::new(),
-            }],
-            resolution: ReturnResolution::Refund.into(),
-            exchange_lines: Vec::new(),
-            customer_note: "one is enough".into(),
-            pickup_address: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .rma
-        .unwrap();
-    if rma.status() == ReturnStatus::Requested {
-        rma = returns
-            .approve_return(ApproveReturnRequest {
-                return_id: rma.id.clone(),
-                reviewer_id: "support-1".into(),
-                reason: "within the return window".into(),
-                return_warehouse_id: BERLIN.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .rma
-            .unwrap();
-    }
-    assert_eq!(rma.status(), ReturnStatus::Approved);
-    // Shipping makes the return label once it hears of the approval.
-    let rma = testkit::eventually("the return label", || {
-        let mut returns = returns.clone();
-        let id = rma.id.clone();
-        async move {
-            let rma = returns
-                .get_return(GetReturnRequest { id })
-                .await
-                .ok()?
-                .into_inner()
-                .rma?;
-            (!rma.return_tracking_number.is_empty()).then_some(rma)
-        }
-    })
-    .await;
+    let rma = approved_return(&p, &order, 1, ReturnReason::NoLongerNeeded).await;
     let return_shipment = shipment_of(&p, &rma.return_shipment_id).await;
     assert_eq!(return_shipment.return_id, rma.id);
 
@@ -762,25 +796,8 @@ async fn a_survey_invited_after_delivery_is_answered_and_a_review_published() {
     stock(&p, 10).await;
     let order = completed_card_order(&p, "survey", 1).await;
 
-    // Feedback invites a survey a (service-clock) while after delivery.
     let mut feedback = FeedbackServiceClient::new(p.service("feedback").channel().await);
-    let survey = testkit::eventually("the survey invitation", || {
-        let mut feedback = feedback.clone();
-        let order_id = order.id.clone();
-        async move {
-            let survey = feedback
-                .get_survey(GetSurveyRequest {
-                    survey_id: String::new(),
-                    order_id,
-                })
-                .await
-                .ok()?
-                .into_inner()
-                .survey?;
-            (survey.status() == SurveyStatus::Invited).then_some(survey)
-        }
-    })
-    .await;
+    let survey = invited_survey(&p, &order.id).await;
     assert_eq!(survey.customer_id, "cust-e2e");
     let submitted = feedback
         .submit_survey(SubmitSurveyRequest {
