@@ -4,7 +4,7 @@
 //! its database.
 
 use std::net::TcpListener;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 
 use testkit::TestEnv;
 use tokio::process::{Child, Command};
@@ -27,12 +27,24 @@ pub(crate) struct Processes {
     children: Vec<(&'static str, Child)>,
 }
 
+/// More environment for one service's first process only (e.g. an armed fail point).
+pub(crate) type FirstRun = Option<(&'static str, Vec<(&'static str, String)>)>;
+
 impl Processes {
     async fn start() -> Self {
         Self::start_with(Vec::new()).await
     }
 
     pub(crate) async fn start_with(extra_env: Vec<(&'static str, String)>) -> Self {
+        Self::start_first(extra_env, None).await
+    }
+
+    /// Starts every service with `extra_env`; the service named in `first_run` gets its extra
+    /// variables too, in this first process only (a restart runs without them).
+    pub(crate) async fn start_first(
+        extra_env: Vec<(&'static str, String)>,
+        first_run: FirstRun,
+    ) -> Self {
         let env = TestEnv::new().await;
         let mut services = Vec::new();
         for def in ALL {
@@ -51,7 +63,10 @@ impl Processes {
             children: Vec::new(),
         };
         for name in ALL.map(|d| d.name) {
-            processes.spawn(name);
+            match &first_run {
+                Some((service, env)) if *service == name => processes.spawn_with(name, env),
+                _ => processes.spawn(name),
+            }
         }
         for (name, grpc, _, _) in &processes.services {
             wait_serving(name, grpc).await;
@@ -60,6 +75,10 @@ impl Processes {
     }
 
     fn spawn(&mut self, name: &'static str) {
+        self.spawn_with(name, &[]);
+    }
+
+    fn spawn_with(&mut self, name: &'static str, env: &[(&'static str, String)]) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
         command
             .arg("serve")
@@ -85,11 +104,12 @@ impl Processes {
         let shipping = self.addr("shipping");
         command.env("OC_FULFILLMENT_SHIPPING_URL", format!("http://{shipping}"));
         command.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         let child = command.spawn().expect("ordercycle serve starts");
         self.children.push((name, child));
     }
 
-    fn addr(&self, name: &str) -> String {
+    pub(crate) fn addr(&self, name: &str) -> String {
         self.services
             .iter()
             .find(|(service, ..)| *service == name)
@@ -109,7 +129,35 @@ impl Processes {
         let _ = child.wait().await;
     }
 
+    /// Waits until `name`'s process ends by itself (a crash) and forgets it.
+    pub(crate) async fn exited(&mut self, name: &str) -> ExitStatus {
+        let index = self
+            .children
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("running");
+        let status = testkit::eventually(&format!("{name} to exit"), || {
+            let status = self.children[index].1.try_wait().expect("try_wait");
+            async move { status }
+        })
+        .await;
+        self.children.remove(index);
+        status
+    }
+
+    /// Starts `name` again on its database and waits until it serves.
+    pub(crate) async fn restart(&mut self, name: &'static str) {
+        self.spawn(name);
+        wait_serving(name, &self.addr(name)).await;
+    }
+
     pub(crate) async fn demo(&self, scenarios: &str) -> serde_json::Value {
+        run_demo(self.demo_command(scenarios)).await
+    }
+
+    /// `ordercycle demo` for `scenarios` against these processes, to run with [`run_demo`]
+    /// while the test does something else.
+    pub(crate) fn demo_command(&self, scenarios: &str) -> Command {
         let mut demo = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
         demo.arg("--json")
             .arg("demo")
@@ -121,22 +169,27 @@ impl Processes {
         demo.env("OC_CLOCK_SCALE", "3600")
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .kill_on_drop(true);
-        let output = tokio::time::timeout(std::time::Duration::from_secs(600), demo.output())
-            .await
-            .expect("the demo finishes")
-            .expect("the demo runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        stdout
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find(|v| v.get("scenario").is_some())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no scenario result: {stdout}\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            })
+        demo
     }
+}
+
+/// Runs a demo and returns its (first) scenario's result.
+pub(crate) async fn run_demo(mut demo: Command) -> serde_json::Value {
+    let output = tokio::time::timeout(std::time::Duration::from_secs(600), demo.output())
+        .await
+        .expect("the demo finishes")
+        .expect("the demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|v| v.get("scenario").is_some())
+        .unwrap_or_else(|| {
+            panic!(
+                "no scenario result: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
 }
 
 async fn wait_serving(name: &str, grpc: &str) {
@@ -172,9 +225,7 @@ async fn a_card_order_completes_across_separate_serve_processes_even_when_orders
     // Kill orders with SIGKILL (no drain, no flush), restart it on the same database:
     // the next order still runs the whole cycle.
     platform.kill("orders").await;
-    platform.spawn("orders");
-    let orders = platform.addr("orders");
-    wait_serving("orders", &orders).await;
+    platform.restart("orders").await;
     let second = platform.demo("card_ship").await;
     assert_eq!(second["final_status"], "ORDER_STATUS_COMPLETED", "{second}");
     assert_ne!(first["order_number"], second["order_number"]);
