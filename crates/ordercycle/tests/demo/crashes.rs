@@ -2,9 +2,16 @@
 //! processes: one service runs with `OC_FAILPOINTS=<point>=abort`, so the first time it reaches
 //! that point the process aborts; the test sees it die, starts it again without the fail point
 //! on the same database, and the demo's card order still completes with nothing doubled — one
-//! capture, the stock committed once, each notification once. Streams keep duplicates for only
-//! a moment, so the inboxes (not JetStream's dedup window) must absorb what is redelivered or
-//! republished after the restart.
+//! capture, the stock reserved and committed once, each notification once. Streams keep
+//! duplicates for only a moment, so the inboxes (not JetStream's dedup window) must absorb what
+//! is redelivered or republished after the restart.
+//!
+//! | service | point | what the first hit interrupts |
+//! |---|---|---|
+//! | orders | after commit, before publish | the relay's first batch (`order.placed`) |
+//! | payments | after effect, before ack | the risk score of `order.placed` |
+//! | inventory | after effect, before ack | the reservation of `reservation.requested` |
+//! | shipping | after publish, before mark | the relay's first batch (`shipment.created`) |
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt as _;
@@ -204,5 +211,12 @@ async fn payments_aborting_after_effect_before_ack_applies_the_redelivery_once()
 async fn shipping_aborting_after_publish_before_mark_republishes_harmlessly() {
     let (platform, order) =
         crash_and_recover("shipping", failpoint::AFTER_PUBLISH_BEFORE_MARK).await;
+    nothing_doubled(&platform, &order).await;
+}
+
+#[tokio::test]
+async fn inventory_aborting_after_effect_before_ack_reserves_once() {
+    let (platform, order) =
+        crash_and_recover("inventory", failpoint::AFTER_EFFECT_BEFORE_ACK).await;
     nothing_doubled(&platform, &order).await;
 }
