@@ -300,7 +300,7 @@ async fn a_store_pickup_is_collected_with_its_code_and_captures_and_commits_at_t
         })
         .await
         .unwrap_err();
-    assert_ne!(wrong.code(), tonic::Code::Ok);
+    assert_eq!(wrong.code(), tonic::Code::InvalidArgument, "{wrong:?}");
     let collected = fulfillment
         .confirm_pickup(ConfirmPickupRequest {
             request_id: "pickup-1".into(),
