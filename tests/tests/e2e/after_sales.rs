@@ -14,31 +14,18 @@ use contracts::orders::{
     ListReturnsRequest, NewReturnLine, OrderReturnStatus, OrderStatus, RequestReturnRequest,
     Return, ReturnOutcome, ReturnResolution, ReturnStatus,
 };
-use contracts::payments::payment_service_client::PaymentServiceClient;
-use contracts::payments::{GetPaymentRequest, Payment, PaymentStatus};
+use contracts::payments::PaymentStatus;
 use contracts::shipping::shipping_service_client::ShippingServiceClient;
 use contracts::shipping::{GetShipmentRequest, TrackingStatus};
 
 use crate::cycle::{
-    PRICE, SKU, available, eur, order_in, order_request, place, platform, ship_pending, stock,
+    PRICE, SKU, available, eur, order_in, order_request, payment_of, place, platform, ship_pending,
+    stock,
 };
 use crate::platform::Platform;
 
-async fn payment_of(p: &Platform, order_id: &str) -> Payment {
-    PaymentServiceClient::new(p.service("payments").channel().await)
-        .get_payment(GetPaymentRequest {
-            order_id: order_id.to_owned(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap()
-}
-
 /// Waits until the RMA is in `status`.
-async fn rma_in(p: &Platform, id: &str, status: ReturnStatus) -> Return {
+pub(crate) async fn rma_in(p: &Platform, id: &str, status: ReturnStatus) -> Return {
     let returns = ReturnServiceClient::new(p.service("orders").channel().await);
     testkit::eventually(&format!("return {id} to be {status:?}"), || {
         let mut returns = returns.clone();
@@ -57,7 +44,7 @@ async fn rma_in(p: &Platform, id: &str, status: ReturnStatus) -> Return {
 }
 
 /// The warehouse receives the returned units of `rma` and grades them all `grade`.
-async fn receive_and_inspect(p: &Platform, rma: &Return, grade: InspectionGrade) {
+pub(crate) async fn receive_and_inspect(p: &Platform, rma: &Return, grade: InspectionGrade) {
     let mut fulfillment = FulfillmentServiceClient::new(p.service("fulfillment").channel().await);
     fulfillment
         .receive_return(ReceiveReturnRequest {

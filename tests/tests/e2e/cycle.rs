@@ -8,7 +8,7 @@ use contracts::common::{
 };
 use contracts::fulfillment::fulfillment_service_client::FulfillmentServiceClient;
 use contracts::fulfillment::{
-    ConfirmPickRequest, CreatePickWaveRequest, FulfillmentStatus, HandOverRequest,
+    ConfirmPickRequest, CreatePickWaveRequest, Fulfillment, FulfillmentStatus, HandOverRequest,
     ListFulfillmentsRequest, PackParcelRequest, Parcel, ParcelLine, PickedLine,
 };
 use contracts::inventory::inventory_service_client::InventoryServiceClient;
@@ -16,22 +16,26 @@ use contracts::inventory::{
     Bin, GetAvailabilityRequest, Item, ReceiveStockRequest, UpsertItemRequest,
     UpsertWarehouseRequest, Warehouse,
 };
+use contracts::notifications::notification_service_client::NotificationServiceClient;
+use contracts::notifications::{ListNotificationsRequest, Notification};
 use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::review_service_client::ReviewServiceClient;
 use contracts::orders::{
-    ApproveOrderRequest, CancelOrderRequest, ConfirmReceiptRequest, GetOrderRequest, NewOrderLine,
-    Order, OrderStatus, PaymentInstruction, PlaceOrderRequest, RejectOrderRequest,
+    ApproveOrderRequest, CancelOrderRequest, ConfirmReceiptRequest, GetOrderRequest,
+    GetOrderTimelineRequest, NewOrderLine, Order, OrderStatus, PaymentInstruction,
+    PlaceOrderRequest, RejectOrderRequest,
 };
 use contracts::payments::payment_service_client::PaymentServiceClient;
-use contracts::payments::{GetPaymentRequest, PaymentStatus};
+use contracts::payments::{GetPaymentRequest, Payment, PaymentStatus};
 use contracts::shipping::shipping_service_client::ShippingServiceClient;
-use contracts::shipping::{GetShipmentRequest, TrackingStatus};
+use contracts::shipping::{GetShipmentRequest, Shipment, TrackingStatus};
 use testkit::TestEnv;
 
 use crate::platform::Platform;
 
 pub(crate) const SKU: &str = "TEA-001";
 pub(crate) const PRICE: i64 = 1250;
+pub(crate) const BERLIN: &str = "WH-BER";
 
 pub(crate) fn eur(amount_minor: i64) -> Money {
     Money {
@@ -47,20 +51,43 @@ pub(crate) async fn platform() -> Platform {
     Platform::start_in(env).await
 }
 
-/// A warehouse in Berlin holding `units` of the tea in bin A-01.
+/// The Berlin warehouse (bin A-01) and the tea in the catalog, with `units` of it received
+/// there.
 pub(crate) async fn stock(p: &Platform, units: i32) {
+    warehouse(p, BERLIN, "Berlin", false).await;
     let mut inventory = InventoryServiceClient::new(p.service("inventory").channel().await);
     inventory
+        .upsert_item(UpsertItemRequest {
+            item: Some(Item {
+                sku: SKU.into(),
+                name: "Longjing green tea 250 g".into(),
+                unit_price: Some(eur(PRICE)),
+                weight_grams: 260,
+                reorder_point: 2,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    if units > 0 {
+        receive(p, BERLIN, units).await;
+    }
+}
+
+/// A German warehouse `id` in `city` with one bin, A-01; `pickup` makes it a pickup store.
+pub(crate) async fn warehouse(p: &Platform, id: &str, city: &str, pickup: bool) {
+    InventoryServiceClient::new(p.service("inventory").channel().await)
         .upsert_warehouse(UpsertWarehouseRequest {
             warehouse: Some(Warehouse {
-                id: "WH-BER".into(),
-                name: "Berlin".into(),
+                id: id.into(),
+                name: city.into(),
                 country_code: "DE".into(),
                 region: "BE".into(),
+                pickup_enabled: pickup,
                 address: Some(Address {
-                    recipient: "ordercycle Berlin".into(),
+                    recipient: format!("ordercycle {city}"),
                     line1: "Lagerstraße 1".into(),
-                    city: "Berlin".into(),
+                    city: city.into(),
                     postal_code: "10115".into(),
                     country_code: "DE".into(),
                     ..Default::default()
@@ -76,32 +103,21 @@ pub(crate) async fn stock(p: &Platform, units: i32) {
         })
         .await
         .unwrap();
-    inventory
-        .upsert_item(UpsertItemRequest {
-            item: Some(Item {
-                sku: SKU.into(),
-                name: "Longjing green tea 250 g".into(),
-                unit_price: Some(eur(PRICE)),
-                weight_grams: 260,
-                reorder_point: 2,
-                ..Default::default()
-            }),
+}
+
+/// Receives `units` of the tea into bin A-01 of `warehouse_id`.
+pub(crate) async fn receive(p: &Platform, warehouse_id: &str, units: i32) {
+    InventoryServiceClient::new(p.service("inventory").channel().await)
+        .receive_stock(ReceiveStockRequest {
+            request_id: format!("receive-{warehouse_id}"),
+            sku: SKU.into(),
+            warehouse_id: warehouse_id.into(),
+            quantity: units,
+            bin: "A-01".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
-    if units > 0 {
-        inventory
-            .receive_stock(ReceiveStockRequest {
-                request_id: "receive-1".into(),
-                sku: SKU.into(),
-                warehouse_id: "WH-BER".into(),
-                quantity: units,
-                bin: "A-01".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
 }
 
 pub(crate) fn order_request(request_id: &str, quantity: i32, token: &str) -> PlaceOrderRequest {
@@ -170,7 +186,13 @@ pub(crate) async fn order_in(p: &Platform, id: &str, status: OrderStatus) -> Ord
     .await
 }
 
+/// (on hand, reserved, available) of the tea in Berlin.
 pub(crate) async fn available(p: &Platform) -> (i32, i32, i32) {
+    available_in(p, BERLIN).await
+}
+
+/// (on hand, reserved, available) of the tea in `warehouse_id`.
+pub(crate) async fn available_in(p: &Platform, warehouse_id: &str) -> (i32, i32, i32) {
     let mut inventory = InventoryServiceClient::new(p.service("inventory").channel().await);
     let levels = inventory
         .get_availability(GetAvailabilityRequest {
@@ -183,38 +205,138 @@ pub(crate) async fn available(p: &Platform) -> (i32, i32, i32) {
         .levels;
     let level = levels
         .into_iter()
-        .find(|l| l.warehouse_id == "WH-BER")
+        .find(|l| l.warehouse_id == warehouse_id)
         .unwrap();
     (level.on_hand, level.reserved, level.available)
+}
+
+/// Waits until the tea in `warehouse_id` stands at (on hand, reserved, available).
+pub(crate) async fn stock_settles_at(p: &Platform, warehouse_id: &str, levels: (i32, i32, i32)) {
+    testkit::eventually(&format!("{warehouse_id} to hold {levels:?}"), || async {
+        (available_in(p, warehouse_id).await == levels).then_some(())
+    })
+    .await;
+}
+
+pub(crate) async fn payment_of(p: &Platform, order_id: &str) -> Payment {
+    PaymentServiceClient::new(p.service("payments").channel().await)
+        .get_payment(GetPaymentRequest {
+            order_id: order_id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap()
+}
+
+pub(crate) async fn shipment_of(p: &Platform, id: &str) -> Shipment {
+    ShippingServiceClient::new(p.service("shipping").channel().await)
+        .get_shipment(GetShipmentRequest { id: id.to_owned() })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+}
+
+pub(crate) async fn fulfillments_of(p: &Platform, order_id: &str) -> Vec<Fulfillment> {
+    FulfillmentServiceClient::new(p.service("fulfillment").channel().await)
+        .list_fulfillments(ListFulfillmentsRequest {
+            order_id: order_id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fulfillments
+}
+
+/// The kinds of the order's timeline entries, oldest first.
+pub(crate) async fn timeline_kinds(p: &Platform, order_id: &str) -> Vec<String> {
+    OrderServiceClient::new(p.service("orders").channel().await)
+        .get_order_timeline(GetOrderTimelineRequest {
+            order_id: order_id.to_owned(),
+            page_size: 200,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// Every message about the order, sorted by template and channel.
+pub(crate) async fn notifications_of(p: &Platform, order_id: &str) -> Vec<Notification> {
+    let mut list = NotificationServiceClient::new(p.service("notifications").channel().await)
+        .list_notifications(ListNotificationsRequest {
+            page_size: 200,
+            order_id: order_id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    list.sort_by(|a, b| (&a.template, a.channel).cmp(&(&b.template, b.channel)));
+    list
 }
 
 /// The warehouse works the order's fulfilment that waits (picks every unit from A-01, packs
 /// one parcel, hands it over) and returns the parcel; `tag` keeps request ids apart.
 pub(crate) async fn ship_pending(p: &Platform, order_id: &str, tag: &str) -> Parcel {
+    ship_pending_from(p, order_id, BERLIN, tag).await
+}
+
+/// The order's fulfilment waiting in `warehouse_id`.
+pub(crate) async fn pending_fulfillment(
+    p: &Platform,
+    order_id: &str,
+    warehouse_id: &str,
+) -> Fulfillment {
+    let fulfillment = FulfillmentServiceClient::new(p.service("fulfillment").channel().await);
+    testkit::eventually(
+        &format!("a pending fulfilment of {order_id} in {warehouse_id}"),
+        || {
+            let mut fulfillment = fulfillment.clone();
+            let order_id = order_id.to_owned();
+            async move {
+                fulfillment
+                    .list_fulfillments(ListFulfillmentsRequest {
+                        order_id,
+                        ..Default::default()
+                    })
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .fulfillments
+                    .into_iter()
+                    .find(|f| {
+                        f.status() == FulfillmentStatus::Pending && f.warehouse_id == warehouse_id
+                    })
+            }
+        },
+    )
+    .await
+}
+
+/// [`ship_pending`] from `warehouse_id`.
+pub(crate) async fn ship_pending_from(
+    p: &Platform,
+    order_id: &str,
+    warehouse_id: &str,
+    tag: &str,
+) -> Parcel {
     let mut fulfillment = FulfillmentServiceClient::new(p.service("fulfillment").channel().await);
-    let f = testkit::eventually(&format!("a pending fulfilment of {order_id}"), || {
-        let mut fulfillment = fulfillment.clone();
-        let order_id = order_id.to_owned();
-        async move {
-            fulfillment
-                .list_fulfillments(ListFulfillmentsRequest {
-                    order_id,
-                    ..Default::default()
-                })
-                .await
-                .ok()?
-                .into_inner()
-                .fulfillments
-                .into_iter()
-                .find(|f| f.status() == FulfillmentStatus::Pending)
-        }
-    })
-    .await;
-    assert_eq!(f.warehouse_id, "WH-BER");
+    let f = pending_fulfillment(p, order_id, warehouse_id).await;
     fulfillment
         .create_pick_wave(CreatePickWaveRequest {
             request_id: format!("wave-{tag}"),
-            warehouse_id: "WH-BER".into(),
+            warehouse_id: warehouse_id.into(),
             fulfillment_ids: vec![f.id.clone()],
             max_fulfillments: 0,
         })
@@ -319,27 +441,10 @@ async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
 
     // Every service agrees.
     assert_eq!(available(&p).await, (8, 0, 8), "committed at hand-over");
-    let payment = PaymentServiceClient::new(p.service("payments").channel().await)
-        .get_payment(GetPaymentRequest {
-            order_id: order.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap();
+    let payment = payment_of(&p, &order.id).await;
     assert_eq!(payment.status(), PaymentStatus::Captured);
     assert_eq!(payment.captured_amount, Some(eur(2 * PRICE)));
-    let shipment = ShippingServiceClient::new(p.service("shipping").channel().await)
-        .get_shipment(GetShipmentRequest {
-            id: parcel.shipment_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .shipment
-        .unwrap();
+    let shipment = shipment_of(&p, &parcel.shipment_id).await;
     assert_eq!(shipment.status(), TrackingStatus::Delivered);
 }
 
@@ -370,16 +475,7 @@ async fn a_declined_card_cancels_the_order_and_gives_the_stock_back() {
         (available(&p).await == (5, 0, 5)).then_some(())
     })
     .await;
-    let payment = PaymentServiceClient::new(p.service("payments").channel().await)
-        .get_payment(GetPaymentRequest {
-            order_id: order.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap();
+    let payment = payment_of(&p, &order.id).await;
     assert_eq!(payment.status(), PaymentStatus::Declined);
 }
 
@@ -417,16 +513,7 @@ async fn a_held_order_approved_by_a_reviewer_goes_on_to_payment_and_fulfilment()
     let confirmed = order_in(&p, &order.id, OrderStatus::InFulfillment).await;
     assert_eq!(confirmed.reviewed_by, "rev-anna");
     assert_eq!(available(&p).await, (1000, 800, 200));
-    let payment = PaymentServiceClient::new(p.service("payments").channel().await)
-        .get_payment(GetPaymentRequest {
-            order_id: order.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap();
+    let payment = payment_of(&p, &order.id).await;
     assert_eq!(payment.status(), PaymentStatus::Authorized);
 }
 

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod after_sales;
+mod analytics;
 mod concurrency;
 mod cycle;
+mod paths;
 mod platform;
 mod thin_slice;

@@ -187,11 +187,20 @@ impl Flow {
         Ok(order)
     }
 
-    /// Waits for the order to reach one of `want`; fails early when it ends elsewhere.
+    /// Waits for the order to reach one of `want`; fails early when it ends elsewhere. Orders
+    /// being unreachable for a while (a restarted container) is waited out, up to the deadline.
     pub async fn wait(&mut self, want: &[OrderStatus]) -> anyhow::Result<Order> {
         let deadline = Instant::now() + WAIT;
         loop {
-            let order = self.get().await?;
+            let order = match self.get().await {
+                Ok(order) => order,
+                Err(err) if Instant::now() < deadline => {
+                    tracing::debug!("retrying GetOrder: {err:#}");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             let status = order.status();
             if want.contains(&status) {
                 return Ok(order);

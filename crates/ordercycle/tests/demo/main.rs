@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod crashes;
 mod dlq;
 mod logs;
 mod processes;

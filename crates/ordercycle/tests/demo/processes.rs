@@ -4,7 +4,7 @@
 //! its database.
 
 use std::net::TcpListener;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 
 use testkit::TestEnv;
@@ -31,18 +31,38 @@ pub(crate) struct Processes {
     output: Option<Arc<Mutex<String>>>,
 }
 
+/// More environment for one service's first process only (e.g. an armed fail point).
+pub(crate) type FirstRun = Option<(&'static str, Vec<(&'static str, String)>)>;
+
 impl Processes {
     async fn start() -> Self {
         Self::start_with(Vec::new()).await
     }
 
     pub(crate) async fn start_with(extra_env: Vec<(&'static str, String)>) -> Self {
-        Self::start_capturing(extra_env, None).await
+        Self::start_first(extra_env, None).await
     }
 
     /// Like `start_with`, and every line the processes write goes to `output`.
     pub(crate) async fn start_capturing(
         extra_env: Vec<(&'static str, String)>,
+        output: Option<Arc<Mutex<String>>>,
+    ) -> Self {
+        Self::launch(extra_env, None, output).await
+    }
+
+    /// Starts every service with `extra_env`; the service named in `first_run` gets its extra
+    /// variables too, in this first process only (a restart runs without them).
+    pub(crate) async fn start_first(
+        extra_env: Vec<(&'static str, String)>,
+        first_run: FirstRun,
+    ) -> Self {
+        Self::launch(extra_env, first_run, None).await
+    }
+
+    async fn launch(
+        extra_env: Vec<(&'static str, String)>,
+        first_run: FirstRun,
         output: Option<Arc<Mutex<String>>>,
     ) -> Self {
         let env = TestEnv::new().await;
@@ -64,7 +84,10 @@ impl Processes {
             output,
         };
         for name in ALL.map(|d| d.name) {
-            processes.spawn(name);
+            match &first_run {
+                Some((service, env)) if *service == name => processes.spawn_with(name, env),
+                _ => processes.spawn(name),
+            }
         }
         for (name, grpc, _, _) in &processes.services {
             wait_serving(name, grpc).await;
@@ -73,6 +96,10 @@ impl Processes {
     }
 
     fn spawn(&mut self, name: &'static str) {
+        self.spawn_with(name, &[]);
+    }
+
+    fn spawn_with(&mut self, name: &'static str, env: &[(&'static str, String)]) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
         command
             .arg("serve")
@@ -98,6 +125,7 @@ impl Processes {
         let shipping = self.addr("shipping");
         command.env("OC_FULFILLMENT_SHIPPING_URL", format!("http://{shipping}"));
         command.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         if self.output.is_some() {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
@@ -113,7 +141,7 @@ impl Processes {
         self.children.push((name, child));
     }
 
-    fn addr(&self, name: &str) -> String {
+    pub(crate) fn addr(&self, name: &str) -> String {
         self.services
             .iter()
             .find(|(service, ..)| *service == name)
@@ -133,7 +161,35 @@ impl Processes {
         let _ = child.wait().await;
     }
 
+    /// Waits until `name`'s process ends by itself (a crash) and forgets it.
+    pub(crate) async fn exited(&mut self, name: &str) -> ExitStatus {
+        let index = self
+            .children
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("running");
+        let status = testkit::eventually(&format!("{name} to exit"), || {
+            let status = self.children[index].1.try_wait().expect("try_wait");
+            async move { status }
+        })
+        .await;
+        self.children.remove(index);
+        status
+    }
+
+    /// Starts `name` again on its database and waits until it serves.
+    pub(crate) async fn restart(&mut self, name: &'static str) {
+        self.spawn(name);
+        wait_serving(name, &self.addr(name)).await;
+    }
+
     pub(crate) async fn demo(&self, scenarios: &str) -> serde_json::Value {
+        run_demo(self.demo_command(scenarios)).await
+    }
+
+    /// `ordercycle demo` for `scenarios` against these processes, to run with [`run_demo`]
+    /// while the test does something else.
+    pub(crate) fn demo_command(&self, scenarios: &str) -> Command {
         let mut demo = Command::new(env!("CARGO_BIN_EXE_ordercycle"));
         demo.arg("--json")
             .arg("demo")
@@ -145,21 +201,7 @@ impl Processes {
         demo.env("OC_CLOCK_SCALE", "3600")
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .kill_on_drop(true);
-        let output = tokio::time::timeout(std::time::Duration::from_secs(600), demo.output())
-            .await
-            .expect("the demo finishes")
-            .expect("the demo runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        stdout
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find(|v| v.get("scenario").is_some())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no scenario result: {stdout}\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            })
+        demo
     }
 }
 
@@ -171,6 +213,25 @@ async fn collect(stream: impl AsyncRead + Unpin, output: Arc<Mutex<String>>) {
         output.push_str(&line);
         output.push('\n');
     }
+}
+
+/// Runs a demo and returns its (first) scenario's result.
+pub(crate) async fn run_demo(mut demo: Command) -> serde_json::Value {
+    let output = tokio::time::timeout(std::time::Duration::from_secs(600), demo.output())
+        .await
+        .expect("the demo finishes")
+        .expect("the demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|v| v.get("scenario").is_some())
+        .unwrap_or_else(|| {
+            panic!(
+                "no scenario result: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
 }
 
 async fn wait_serving(name: &str, grpc: &str) {
@@ -206,9 +267,7 @@ async fn a_card_order_completes_across_separate_serve_processes_even_when_orders
     // Kill orders with SIGKILL (no drain, no flush), restart it on the same database:
     // the next order still runs the whole cycle.
     platform.kill("orders").await;
-    platform.spawn("orders");
-    let orders = platform.addr("orders");
-    wait_serving("orders", &orders).await;
+    platform.restart("orders").await;
     let second = platform.demo("card_ship").await;
     assert_eq!(second["final_status"], "ORDER_STATUS_COMPLETED", "{second}");
     assert_ne!(first["order_number"], second["order_number"]);
