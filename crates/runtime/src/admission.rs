@@ -9,6 +9,10 @@
 //!   arriving beyond that is answered `RESOURCE_EXHAUSTED` at once, before any work, instead of
 //!   queueing behind the others (a queue only turns overload into latency for everyone).
 //!   Clients retry with backoff.
+//!
+//! On the way out the same layer keeps error headers within what peers accept: a status
+//! message echoing a huge value is cut (an over-long header is a protocol error the caller
+//! cannot even read).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -117,10 +121,44 @@ where
         }
         let response = self.inner.call(request);
         Box::pin(async move {
-            let response = response.await;
+            let mut response = response.await;
             drop(slot);
+            if let Ok(response) = &mut response {
+                bound_status_headers(response.headers_mut());
+            }
             response
         })
+    }
+}
+
+/// A `grpc-message` longer than this (percent-encoded bytes) is cut to a quarter as many
+/// characters.
+const MAX_MESSAGE: usize = 2_048;
+/// Largest `grpc-status-details-bin` sent.
+const MAX_DETAILS: usize = 12_288;
+
+/// Keeps an error's headers within what peers accept (16 KiB of headers is a common cap; a
+/// larger answer is a protocol error the caller cannot read): a message that echoes a huge
+/// value is cut, and oversized details are dropped — the message still says what was wrong.
+fn bound_status_headers(headers: &mut http::HeaderMap) {
+    if headers
+        .get("grpc-message")
+        .is_some_and(|m| m.len() > MAX_MESSAGE)
+        && let Some(status) = Status::from_header_map(headers)
+    {
+        // Cut the decoded text (never inside a character), then encode it again.
+        let mut keep: String = status.message().chars().take(MAX_MESSAGE / 4).collect();
+        keep.push('…');
+        let cut: http::Response<()> = Status::new(status.code(), keep).into_http();
+        if let Some(value) = cut.headers().get("grpc-message") {
+            headers.insert("grpc-message", value.clone());
+        }
+    }
+    if headers
+        .get("grpc-status-details-bin")
+        .is_some_and(|d| d.len() > MAX_DETAILS)
+    {
+        headers.remove("grpc-status-details-bin");
     }
 }
 
@@ -245,6 +283,24 @@ mod tests {
             .unwrap()
             .call(call("/grpc.health.v1.Health/Check", "alice"));
         assert_eq!(code(health.await.unwrap()), None);
+    }
+
+    #[test]
+    fn an_error_echoing_a_huge_value_is_cut_to_fit_in_headers() {
+        let huge = tonic::Status::invalid_argument(format!("unknown id {}", "é".repeat(50_000)));
+        let response: http::Response<tonic::body::Body> = huge.into_http();
+        let mut headers = response.headers().clone();
+        headers.insert(
+            "grpc-status-details-bin",
+            http::HeaderValue::from_str(&"A".repeat(20_000)).unwrap(),
+        );
+        bound_status_headers(&mut headers);
+        let message = headers.get("grpc-message").unwrap();
+        assert!(message.len() <= 3 * MAX_MESSAGE, "{}", message.len());
+        let decoded = tonic::Status::from_header_map(&headers).unwrap();
+        assert!(decoded.message().starts_with("unknown id éé"));
+        assert!(decoded.message().ends_with('…'));
+        assert!(headers.get("grpc-status-details-bin").is_none());
     }
 
     #[tokio::test]

@@ -16,6 +16,11 @@ use prometheus_client::registry::Registry;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt as _};
 
+/// Violations named in an INVALID_ARGUMENT's message; the details carry up to [`MAX_DETAILED`].
+pub const MAX_SUMMARIZED: usize = 10;
+/// Violations carried in an INVALID_ARGUMENT's `BadRequest` details.
+pub const MAX_DETAILED: usize = 40;
+
 /// Collects every invalid field of a request, so the caller learns all of them at once.
 #[derive(Debug, Default, Clone)]
 pub struct FieldViolations {
@@ -69,33 +74,83 @@ impl FieldViolations {
         }
     }
 
-    /// INVALID_ARGUMENT with a `google.rpc.BadRequest` listing every violation.
+    /// INVALID_ARGUMENT with a `google.rpc.BadRequest` listing the violations. Both travel in
+    /// response headers, which peers cap (16 KiB is common): a request with hundreds of bad
+    /// elements gets the first [`MAX_DETAILED`] in the details and the first [`MAX_SUMMARIZED`]
+    /// in the message, each cut to a readable length, and the count of the rest.
     pub fn into_status(self) -> Status {
-        let summary = self
+        let total = self.violations.len();
+        let short = |text: &str, max: usize| -> String {
+            if text.chars().count() <= max {
+                text.to_owned()
+            } else {
+                format!("{}…", text.chars().take(max).collect::<String>())
+            }
+        };
+        let mut summary = self
             .violations
             .iter()
-            .map(|v| format!("{}: {}", v.field, v.description))
+            .take(MAX_SUMMARIZED)
+            .map(|v| format!("{}: {}", short(&v.field, 80), short(&v.description, 160)))
             .collect::<Vec<_>>()
             .join("; ");
+        if total > MAX_SUMMARIZED {
+            summary.push_str(&format!("; and {} more", total - MAX_SUMMARIZED));
+        }
+        let details = self
+            .violations
+            .into_iter()
+            .take(MAX_DETAILED)
+            .map(|v| FieldViolation::new(short(&v.field, 80), short(&v.description, 160)))
+            .collect::<Vec<_>>();
         Status::with_error_details(
             Code::InvalidArgument,
             format!("invalid request: {summary}"),
-            ErrorDetails::with_bad_request(self.violations),
+            ErrorDetails::with_bad_request(details),
         )
     }
 }
 
-/// A short INTERNAL status for the caller; the full error chain goes to the log only.
+/// A short status for a store failure; the full error chain goes to the log only. A value the
+/// database refused as such (PostgreSQL's data exceptions, class 22: a NUL character, a date or
+/// number out of range; or a value too large to index, 54000) was the caller's input, so it is
+/// `INVALID_ARGUMENT`; anything else is `INTERNAL`. Neither names SQL.
 pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Status {
     let mut chain = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
+    let mut refused = None;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = current {
+        if refused.is_none() {
+            refused = refused_input(cause);
+        }
+        current = cause.source();
+        if let Some(next) = current {
+            chain.push_str(": ");
+            chain.push_str(&next.to_string());
+        }
+    }
+    if let Some(why) = refused {
+        tracing::info!(error = %chain, "{context}: input refused by the database");
+        return Status::invalid_argument(format!("a value in the request {why}"));
     }
     tracing::error!(error = %chain, "{context}");
     Status::internal(format!("{context}; the error was logged"))
+}
+
+/// Why the database refused a value of the request, if that is what `err` is.
+fn refused_input(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let sqlx::Error::Database(db) = err.downcast_ref::<sqlx::Error>()? else {
+        return None;
+    };
+    let code = db.code()?;
+    match code.as_ref() {
+        "54000" => Some("is too large"),
+        "22021" => Some("contains a character that cannot be stored (e.g. NUL)"),
+        "22008" | "22007" => Some("holds a date or time out of range"),
+        "22003" => Some("holds a number out of range"),
+        c if c.starts_with("22") => Some("cannot be stored as given"),
+        _ => None,
+    }
 }
 
 /// Span for one RPC, a child of the caller's trace when it sent `traceparent`.
@@ -245,6 +300,24 @@ mod tests {
         let bad = details.bad_request().unwrap();
         assert_eq!(bad.field_violations.len(), 2);
         assert_eq!(bad.field_violations[0].field, "lines[0].quantity");
+    }
+
+    #[test]
+    fn hundreds_of_violations_stay_within_what_headers_carry() {
+        let mut v = FieldViolations::new();
+        for i in 0..500 {
+            v.add(format!("lines[{i}].sku"), "x".repeat(5_000));
+        }
+        let status = v.into_status();
+        assert!(status.message().ends_with("and 490 more"));
+        assert!(status.message().len() < 4_000);
+        let bad = status.get_error_details().bad_request().cloned().unwrap();
+        assert_eq!(bad.field_violations.len(), MAX_DETAILED);
+        assert!(
+            status.details().len() < 12_000,
+            "{}",
+            status.details().len()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod after_sales;
 mod analytics;
+mod bad_input;
 mod concurrency;
 mod cycle;
 mod paths;

@@ -10,7 +10,9 @@ pub mod surveys;
 /// What can go wrong reading or writing the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(transparent)]
+    // Not transparent: the sqlx error stays in the source chain, where the gRPC mapping looks
+    // for a value the database refused.
+    #[error("database error")]
     Db(#[from] sqlx::Error),
     /// A row that the domain cannot read (an unknown enum name): a bug or a bad migration.
     #[error("stored {what} is unreadable: {detail}")]

@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(transparent)]
+    // Not transparent: the sqlx error stays in the source chain, where the gRPC mapping looks
+    // for a value the database refused.
+    #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),

@@ -22,7 +22,9 @@ pub enum Inserted {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(transparent)]
+    // Not transparent: the sqlx error stays in the source chain, where the gRPC mapping looks
+    // for a value the database refused.
+    #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("stored order {0} is unreadable: {1}")]
     Corrupt(Uuid, String),

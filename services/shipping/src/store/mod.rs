@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(transparent)]
+    // Not transparent: the sqlx error stays in the source chain, where the gRPC mapping looks
+    // for a value the database refused.
+    #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("stored shipment {0} is unreadable: {1}")]
     Corrupt(Uuid, String),
