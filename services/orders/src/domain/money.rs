@@ -70,6 +70,48 @@ impl Money {
     }
 }
 
+/// The arithmetic property the `money` fuzz target checks on arbitrary bytes (and its corpus
+/// test replays): checked addition and multiplication either give the exact result of wide
+/// integer arithmetic or refuse — never wrap, never panic, never mix currencies.
+pub fn check_arithmetic(data: &[u8]) {
+    let word = |at: usize| -> i64 {
+        let mut bytes = [0u8; 8];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = data.get(at + i).copied().unwrap_or(0);
+        }
+        i64::from_le_bytes(bytes)
+    };
+    let (Some(eur), Some(cny)) = (Currency::parse("EUR"), Currency::parse("CNY")) else {
+        return;
+    };
+    let (a, b) = (word(0), word(8));
+    let factor = u32::try_from(word(16) & 0xFFFF_FFFF).unwrap_or(0);
+    let other = if data.get(24).is_some_and(|x| x % 2 == 1) {
+        cny
+    } else {
+        eur
+    };
+    match Money::new(eur, a).checked_add(Money::new(other, b)) {
+        Ok(sum) => {
+            assert_eq!(other, eur);
+            assert_eq!(i128::from(sum.minor), i128::from(a) + i128::from(b));
+        }
+        Err(MoneyError::CurrencyMismatch(..)) => assert_ne!(other, eur),
+        Err(MoneyError::Overflow) => {
+            assert!(i64::try_from(i128::from(a) + i128::from(b)).is_err());
+        }
+    }
+    match Money::new(eur, a).checked_mul(factor) {
+        Ok(product) => {
+            assert_eq!(
+                i128::from(product.minor),
+                i128::from(a) * i128::from(factor)
+            );
+        }
+        Err(_) => assert!(i64::try_from(i128::from(a) * i128::from(factor)).is_err()),
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.minor, self.currency)
@@ -81,6 +123,25 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// The `money` fuzz target's corpus (`fuzz/corpus/money`), replayed on every run.
+    #[test]
+    fn money_corpus() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/money");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            check_arithmetic(&std::fs::read(entry.unwrap().path()).unwrap());
+            seen += 1;
+        }
+        assert!(seen >= 4);
+    }
+
+    proptest! {
+        #[test]
+        fn arithmetic_is_exact_or_refused_on_any_bytes(data in proptest::collection::vec(any::<u8>(), 0..32)) {
+            check_arithmetic(&data);
+        }
+    }
 
     fn eur() -> Currency {
         Currency::parse("EUR").unwrap()
