@@ -87,6 +87,10 @@ impl FieldViolations {
 
 /// A short INTERNAL status for the caller; the full error chain goes to the log only.
 pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Status {
+    if unreachable_store(err) {
+        tracing::warn!(error = %err, "{context}: the database is unreachable");
+        return Status::unavailable("the database is unreachable; retry later");
+    }
     let mut chain = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -96,6 +100,35 @@ pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Statu
     }
     tracing::error!(error = %chain, "{context}");
     Status::internal(format!("{context}; the error was logged"))
+}
+
+/// Whether `err` (or anything in its chain) says the database cannot be reached — the pool
+/// found no connection, or a connection broke — rather than that a query failed: the caller
+/// should retry (UNAVAILABLE), not report a bug (INTERNAL).
+fn unreachable_store(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<sqlx::Error>()
+            .is_some_and(crate::db::is_unreachable)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                use std::io::ErrorKind as K;
+                matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::ConnectionReset
+                        | K::ConnectionAborted
+                        | K::NotConnected
+                        | K::BrokenPipe
+                        | K::UnexpectedEof
+                        | K::TimedOut
+                )
+            })
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Span for one RPC, a child of the caller's trace when it sent `traceparent`.
