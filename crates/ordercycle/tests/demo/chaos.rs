@@ -79,13 +79,13 @@ fn eur(amount_minor: i64) -> Money {
     }
 }
 
-async fn connect(addr: &str) -> tonic::transport::Channel {
+pub(crate) async fn connect(addr: &str) -> tonic::transport::Channel {
     tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect_lazy()
 }
 
-async fn seed_stock(platform: &Processes) {
+pub(crate) async fn seed_stock(platform: &Processes) {
     let mut inventory = InventoryServiceClient::new(connect(&platform.addr("inventory")).await);
     inventory
         .upsert_warehouse(UpsertWarehouseRequest {
@@ -245,7 +245,7 @@ async fn level(platform: &Processes, sku: &str) -> Option<(i32, i32)> {
         .map(|l| (l.on_hand, l.reserved))
 }
 
-struct Databases {
+pub(crate) struct Databases {
     orders: PgPool,
     inventory: PgPool,
     payments: PgPool,

@@ -3,7 +3,8 @@
 //! open connection closed, every new one closed at once — never by touching the shared server.
 //! While cut the service must say so (gRPC health NOT_SERVING, `/readyz` failing) and answer
 //! RPCs with UNAVAILABLE, not INTERNAL or a leaked SQL message; once the proxy forwards again it
-//! must serve again by itself, with no restart.
+//! must serve again by itself, with no restart. NATS is a private `nats-server` the test stops
+//! and starts again (`testkit::NatsServer`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::{GetOrderRequest, PlaceOrderRequest};
-use testkit::TestEnv;
+use runtime::config::StreamStorage;
+use testkit::{NatsServer, TestEnv};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinHandle};
@@ -111,8 +113,10 @@ async fn readyz(http: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn order_request(request_id: &str) -> PlaceOrderRequest {
-    let mut request = crate::chaos::order_request(1);
+/// A tea order of a customer, token, phone and address of its own for each `n`, so that no
+/// velocity rule holds it.
+fn order_request(n: usize, request_id: &str) -> PlaceOrderRequest {
+    let mut request = crate::chaos::order_request(7 * n + 1);
     request.request_id = request_id.into();
     request
 }
@@ -163,7 +167,7 @@ async fn orders_reports_not_serving_and_unavailable_while_postgres_is_cut_and_re
     );
     let before = orders
         .clone()
-        .place_order(order_request("before-the-cut"))
+        .place_order(order_request(1, "before-the-cut"))
         .await
         .expect("PlaceOrder before the cut")
         .into_inner()
@@ -190,7 +194,7 @@ async fn orders_reports_not_serving_and_unavailable_while_postgres_is_cut_and_re
             .expect_err("GetOrder while cut"),
         orders
             .clone()
-            .place_order(order_request("during-the-cut"))
+            .place_order(order_request(2, "during-the-cut"))
             .await
             .expect_err("PlaceOrder while cut"),
     ] {
@@ -206,7 +210,7 @@ async fn orders_reports_not_serving_and_unavailable_while_postgres_is_cut_and_re
     assert_eq!(readyz(&http).await, Some(200));
     let after = orders
         .clone()
-        .place_order(order_request("after-the-cut"))
+        .place_order(order_request(3, "after-the-cut"))
         .await
         .expect("PlaceOrder after the cut")
         .into_inner()
@@ -216,7 +220,7 @@ async fn orders_reports_not_serving_and_unavailable_while_postgres_is_cut_and_re
     // The refused request was never half-written: retried now, it makes one new order.
     let retried = orders
         .clone()
-        .place_order(order_request("during-the-cut"))
+        .place_order(order_request(2, "during-the-cut"))
         .await
         .expect("the refused PlaceOrder, retried")
         .into_inner()
@@ -227,4 +231,107 @@ async fn orders_reports_not_serving_and_unavailable_while_postgres_is_cut_and_re
         platform.running("orders"),
         "orders recovered without a restart"
     );
+}
+
+/// Statuses of the orders with these request ids, from orders' database.
+async fn statuses(pool: &sqlx::PgPool, request_ids: &[String]) -> Vec<String> {
+    sqlx::query_scalar("SELECT status FROM orders WHERE request_id = ANY($1) ORDER BY request_id")
+        .bind(request_ids)
+        .fetch_all(pool)
+        .await
+        .expect("orders")
+}
+
+#[tokio::test]
+async fn orders_placed_while_nats_is_down_are_accepted_and_confirmed_once_it_is_back() {
+    // A private server (the shared one is never stopped), declared first so that it outlives
+    // the platform and its clean-up; file storage survives its restart.
+    let mut nats = NatsServer::start().await;
+    let url = nats.url();
+    let env = TestEnv::with(|s| {
+        s.nats_url = url.clone();
+        s.streams.storage = StreamStorage::File;
+    })
+    .await;
+    let names = crate::ALL.map(|d| d.name);
+    let mut platform = Processes::prepare(
+        &names,
+        env,
+        vec![
+            ("OC_NATS_URL", url),
+            ("OC_STREAM_STORAGE", "file".into()),
+            // Nothing lapses on the hour-per-second clock during the outage.
+            ("OC_ORDERS_RESERVATION_TTL_SECS", (30 * 86_400).to_string()),
+            ("OC_PAYMENTS_AUTHORIZATION_TTL_HOURS", (30 * 24).to_string()),
+        ],
+    )
+    .await;
+    for name in names {
+        platform.start_service(name, &[]).await;
+    }
+    crate::chaos::seed_stock(&platform).await;
+    let orders = OrderServiceClient::new(crate::chaos::connect(&platform.addr("orders")).await);
+    let first = testkit::eventually("orders to know the catalog", || {
+        let mut orders = orders.clone();
+        async move {
+            orders
+                .place_order(order_request(10, "before-the-outage"))
+                .await
+                .ok()
+        }
+    })
+    .await;
+    let pool = sqlx::PgPool::connect(&platform.database("orders"))
+        .await
+        .expect("orders database");
+    let before = vec!["before-the-outage".to_owned()];
+    testkit::eventually("the first order to reach fulfillment", || async {
+        (statuses(&pool, &before).await == ["IN_FULFILLMENT"]).then_some(())
+    })
+    .await;
+    drop(first);
+
+    nats.stop();
+    let grpc = platform.addr("orders");
+    let http = platform.http_addr("orders");
+    testkit::eventually("health to show the NATS outage", || async {
+        (health(&grpc).await == Some(2)).then_some(())
+    })
+    .await;
+    assert_eq!(readyz(&http).await, Some(503));
+    // Accepted with NATS down: the order and its event wait in Postgres (the outbox).
+    let during: Vec<String> = (0..5).map(|i| format!("during-the-outage-{i}")).collect();
+    for (n, request_id) in during.iter().enumerate() {
+        orders
+            .clone()
+            .place_order(order_request(11 + n, request_id))
+            .await
+            .expect("PlaceOrder while NATS is down");
+    }
+    assert!(
+        statuses(&pool, &during)
+            .await
+            .iter()
+            .all(|s| s == "PENDING"),
+        "nothing moves without NATS: {:?}",
+        statuses(&pool, &during).await
+    );
+
+    nats.restart().await;
+    testkit::eventually("health to be SERVING again", || async {
+        (health(&grpc).await == Some(1)).then_some(())
+    })
+    .await;
+    testkit::eventually("the outage's orders to reach fulfillment", || async {
+        statuses(&pool, &during)
+            .await
+            .iter()
+            .all(|s| s == "IN_FULFILLMENT")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(readyz(&http).await, Some(200));
+    for name in names {
+        assert!(platform.running(name), "{name} rode out the outage");
+    }
 }
