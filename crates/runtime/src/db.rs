@@ -80,6 +80,25 @@ pub async fn ensure_database(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Whether `err` means the database cannot be reached right now (no connection within the
+/// acquire timeout, a broken connection, a server shutting down) rather than that a statement
+/// failed: worth retrying, and the answer to a caller is UNAVAILABLE.
+pub fn is_unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // Class 08 (connection exception); 57P01..57P03 (the server is shutting down or
+        // starting).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
+}
+
 /// A small pool: Postgres allows 100 connections for all eight services and their tests.
 pub async fn pool(url: &str, size: u32) -> Result<PgPool, DbError> {
     let opts = connect_options(url)?;

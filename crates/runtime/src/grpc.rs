@@ -111,11 +111,16 @@ impl FieldViolations {
     }
 }
 
-/// A short status for a store failure; the full error chain goes to the log only. A value the
-/// database refused as such (PostgreSQL's data exceptions, class 22: a NUL character, a date or
-/// number out of range; or a value too large to index, 54000) was the caller's input, so it is
-/// `INVALID_ARGUMENT`; anything else is `INTERNAL`. Neither names SQL.
+/// A short status for a store failure; the full error chain goes to the log only. An
+/// unreachable database is `UNAVAILABLE` (retry); a value the database refused as such
+/// (PostgreSQL's data exceptions, class 22: a NUL character, a date or number out of range; or
+/// a value too large to index, 54000) was the caller's input, so it is `INVALID_ARGUMENT`;
+/// anything else is `INTERNAL`. None names SQL.
 pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Status {
+    if unreachable_store(err) {
+        tracing::warn!(error = %err, "{context}: the database is unreachable");
+        return Status::unavailable("the database is unreachable; retry later");
+    }
     let mut chain = err.to_string();
     let mut refused = None;
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -151,6 +156,35 @@ fn refused_input(err: &(dyn std::error::Error + 'static)) -> Option<&'static str
         c if c.starts_with("22") => Some("cannot be stored as given"),
         _ => None,
     }
+}
+
+/// Whether `err` (or anything in its chain) says the database cannot be reached — the pool
+/// found no connection, or a connection broke — rather than that a query failed: the caller
+/// should retry (UNAVAILABLE), not report a bug (INTERNAL).
+fn unreachable_store(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<sqlx::Error>()
+            .is_some_and(crate::db::is_unreachable)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                use std::io::ErrorKind as K;
+                matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::ConnectionReset
+                        | K::ConnectionAborted
+                        | K::NotConnected
+                        | K::BrokenPipe
+                        | K::UnexpectedEof
+                        | K::TimedOut
+                )
+            })
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Span for one RPC, a child of the caller's trace when it sent `traceparent`.

@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod chaos;
 mod crashes;
 mod dlq;
 mod logs;
+mod outages;
 mod processes;
 mod reports;
 mod traces;

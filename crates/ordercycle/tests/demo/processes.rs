@@ -65,24 +65,9 @@ impl Processes {
         first_run: FirstRun,
         output: Option<Arc<Mutex<String>>>,
     ) -> Self {
-        let env = TestEnv::new().await;
-        let mut services = Vec::new();
-        for def in ALL {
-            let database = env.database(def).await;
-            services.push((
-                def.name,
-                format!("127.0.0.1:{}", free_port()),
-                database,
-                format!("127.0.0.1:{}", free_port()),
-            ));
-        }
-        let mut processes = Self {
-            env,
-            extra_env,
-            services,
-            children: Vec::new(),
-            output,
-        };
+        let mut processes =
+            Self::prepare(&ALL.map(|d| d.name), TestEnv::new().await, extra_env).await;
+        processes.output = output;
         for name in ALL.map(|d| d.name) {
             match &first_run {
                 Some((service, env)) if *service == name => processes.spawn_with(name, env),
@@ -93,6 +78,42 @@ impl Processes {
             wait_serving(name, grpc).await;
         }
         processes
+    }
+
+    /// Databases and addresses for the services in `names` (in `ALL`'s order), on `env`'s
+    /// NATS and subject root; nothing runs yet ([`Processes::start_service`] starts one).
+    pub(crate) async fn prepare(
+        names: &[&'static str],
+        env: TestEnv,
+        extra_env: Vec<(&'static str, String)>,
+    ) -> Self {
+        let mut services = Vec::new();
+        for def in ALL.iter().filter(|d| names.contains(&d.name)) {
+            let database = env.database(def).await;
+            services.push((
+                def.name,
+                format!("127.0.0.1:{}", free_port()),
+                database,
+                format!("127.0.0.1:{}", free_port()),
+            ));
+        }
+        Self {
+            env,
+            extra_env,
+            services,
+            children: Vec::new(),
+            output: None,
+        }
+    }
+
+    /// Starts `name` with `env` besides the common environment and waits until it serves.
+    pub(crate) async fn start_service(
+        &mut self,
+        name: &'static str,
+        env: &[(&'static str, String)],
+    ) {
+        self.spawn_with(name, env);
+        wait_serving(name, &self.addr(name)).await;
     }
 
     fn spawn(&mut self, name: &'static str) {
@@ -149,8 +170,26 @@ impl Processes {
             .unwrap_or_default()
     }
 
+    /// The admin HTTP address (`/metrics`, `/healthz`, `/readyz`) of `name`.
+    pub(crate) fn http_addr(&self, name: &str) -> String {
+        self.services
+            .iter()
+            .find(|(service, ..)| *service == name)
+            .map(|(.., http)| http.clone())
+            .unwrap_or_default()
+    }
+
+    /// The database URL of `name`, for a test that checks rows directly.
+    pub(crate) fn database(&self, name: &str) -> String {
+        self.services
+            .iter()
+            .find(|(service, ..)| *service == name)
+            .map(|(_, _, database, _)| database.clone())
+            .unwrap_or_default()
+    }
+
     /// SIGKILL: no drain, no flush, as a crashed container.
-    async fn kill(&mut self, name: &str) {
+    pub(crate) async fn kill(&mut self, name: &str) {
         let index = self
             .children
             .iter()
@@ -159,6 +198,14 @@ impl Processes {
         let (_, mut child) = self.children.remove(index);
         child.start_kill().expect("kill");
         let _ = child.wait().await;
+    }
+
+    /// Whether `name`'s process (the one started last) is still running.
+    pub(crate) fn running(&mut self, name: &str) -> bool {
+        self.children
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .is_some_and(|(_, child)| matches!(child.try_wait(), Ok(None)))
     }
 
     /// Waits until `name`'s process ends by itself (a crash) and forgets it.
