@@ -7,7 +7,7 @@
 
 mod convert;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 
 use prost::Message as _;
@@ -694,6 +694,7 @@ impl InventoryService for InventoryApi {
             skus: skus.into_iter().collect(),
             warehouse_id,
             sender,
+            last_sent: std::sync::Mutex::new(HashMap::new()),
         };
         let closed = self.hub.closed().clone();
         let client = watch.sender.clone();
@@ -797,6 +798,10 @@ struct Watch {
     skus: HashSet<String>,
     warehouse_id: Option<String>,
     sender: mpsc::Sender<Result<pb::WatchAvailabilityResponse, Status>>,
+    /// (on hand, reserved, available) last sent per (SKU, warehouse): a notice of a change the
+    /// snapshot already showed (committed just before the watch began, heard just after) or a
+    /// change that left the figures as they were sends nothing.
+    last_sent: std::sync::Mutex<HashMap<(String, String), (i32, i32, i32)>>,
 }
 
 impl Watch {
@@ -867,6 +872,16 @@ impl Watch {
     }
 
     async fn send(&self, level: StockLevel, initial: bool) -> Result<(), ()> {
+        let figures = (level.on_hand, level.reserved, level.available);
+        let key = (level.sku.clone(), level.warehouse_id.clone());
+        let previous = self
+            .last_sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, figures);
+        if !initial && previous == Some(figures) {
+            return Ok(());
+        }
         self.sender
             .send(Ok(pb::WatchAvailabilityResponse {
                 level: Some(level.into()),
