@@ -801,8 +801,13 @@ struct Watch {
     /// (on hand, reserved, available) last sent per (SKU, warehouse): a notice of a change the
     /// snapshot already showed (committed just before the watch began, heard just after) or a
     /// change that left the figures as they were sends nothing.
-    last_sent: std::sync::Mutex<HashMap<(String, String), (i32, i32, i32)>>,
+    last_sent: std::sync::Mutex<HashMap<LevelKey, Figures>>,
 }
+
+/// (SKU, warehouse).
+type LevelKey = (String, String);
+/// (on hand, reserved, available).
+type Figures = (i32, i32, i32);
 
 impl Watch {
     async fn run(self, mut signals: tokio::sync::broadcast::Receiver<Signal>) {
