@@ -2,10 +2,11 @@
 //! is applied together with the record of its id in `oc_inbox`, so an event delivered twice
 //! (redelivery, a relay that published again, a replay) has its effect once.
 //!
-//! Events already waiting are applied in order in one transaction (up to
-//! `OC_CONSUMER_BATCH`), each in its own savepoint: one that fails is rolled back alone and the
-//! others commit together — one commit, not one per event, which is what bounds a consumer's
-//! rate. Acks go out after the commit.
+//! Events already waiting may be applied in order in one transaction (up to
+//! `OC_CONSUMER_BATCH`, default 1), each in its own savepoint: one that fails is rolled back
+//! alone and the others commit together — one commit, not one per event. It stays off by
+//! default because two consumers batching events that lock the same rows in different orders
+//! deadlock each other (docs/BENCHMARKS.md). Acks go out after the commit.
 //!
 //! The runner owns ack, retry and dead-lettering: a handler returns [`HandlerError::Transient`]
 //! to be retried with growing delays, [`HandlerError::Permanent`] (or keeps failing past

@@ -47,6 +47,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Load shedding and per-caller rate limits of the gRPC servers (`crate::admission`).
     pub admission: AdmissionSettings,
+    /// TLS of the gRPC servers and of the calls between services (`crate::tls`); `None`:
+    /// plaintext (a service mesh or a trusted network provides transport security).
+    pub tls: Option<TlsSettings>,
     /// Values that win over the process environment for [`Settings::env`]: how a test gives one
     /// in-process service its own `OC_<SERVICE>_…` settings without touching the process.
     pub overrides: std::collections::BTreeMap<String, String>,
@@ -81,7 +84,9 @@ pub struct MessagingSettings {
     /// Deliveries of one event before it is dead-lettered.
     pub max_deliveries: i64,
     /// Events a consumer applies in one transaction when they are waiting (each in its own
-    /// savepoint): one commit per batch instead of one per event.
+    /// savepoint): one commit per batch instead of one per event. Off (1) by default: two
+    /// consumers batching events that lock the same rows in different orders deadlock (the
+    /// full-cycle benchmark found it in inventory), see docs/BENCHMARKS.md.
     pub consumer_batch: usize,
     /// First redelivery delay; doubles per delivery up to `retry_backoff_max`.
     pub retry_backoff: Duration,
@@ -103,6 +108,28 @@ pub struct AdmissionSettings {
     pub rate_per_sec: f64,
     /// `OC_RATE_LIMIT_BURST`: calls a caller may make at once above its rate.
     pub burst: f64,
+}
+
+/// PEM material read once at start-up from `OC_TLS_CERT_FILE`, `OC_TLS_KEY_FILE` and, for
+/// mutual TLS, `OC_TLS_CA_FILE`.
+#[derive(Clone)]
+pub struct TlsSettings {
+    /// This service's certificate chain: served to callers, and presented when it calls
+    /// another service.
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    /// The CA that signs every service's certificate. When set, servers require a client
+    /// certificate it signed (mutual TLS) and clients verify servers against it.
+    pub ca: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("TlsSettings")
+            .field("mutual", &self.ca.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone)]
@@ -269,7 +296,7 @@ impl Settings {
                 relay_poll: env.millis("OC_RELAY_POLL_MS", 200)?,
                 relay_lease: env.millis("OC_RELAY_LEASE_MS", 30_000)?,
                 max_deliveries: env.parse("OC_CONSUMER_MAX_DELIVERIES", 5)?,
-                consumer_batch: env.parse::<usize>("OC_CONSUMER_BATCH", 64)?.max(1),
+                consumer_batch: env.parse::<usize>("OC_CONSUMER_BATCH", 1)?.max(1),
                 retry_backoff: env.millis("OC_CONSUMER_RETRY_BACKOFF_MS", 500)?,
                 retry_backoff_max: env.millis("OC_CONSUMER_RETRY_BACKOFF_MAX_MS", 30_000)?,
                 ack_wait: env.millis("OC_CONSUMER_ACK_WAIT_MS", 30_000)?,
@@ -281,6 +308,7 @@ impl Settings {
                 otlp_endpoint: env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             },
             shutdown_grace: Duration::from_secs(env.parse("OC_SHUTDOWN_GRACE_SECS", 20)?),
+            tls: tls_settings(env)?,
             admission: AdmissionSettings {
                 max_in_flight: env.parse("OC_GRPC_MAX_IN_FLIGHT", 256)?,
                 rate_per_sec: env.parse("OC_RATE_LIMIT_PER_SEC", 0.0)?,
@@ -353,6 +381,33 @@ fn validate_subject_root(root: &str) -> Result<(), ConfigError> {
             var: "OC_SUBJECT_ROOT".into(),
             reason: format!("`{root}` must be one subject token of letters, digits, `_` or `-`"),
         })
+    }
+}
+
+fn tls_settings(env: &Env<'_>) -> Result<Option<TlsSettings>, ConfigError> {
+    let read = |var: &str| -> Result<Option<Vec<u8>>, ConfigError> {
+        env.get(var)
+            .map(|path| {
+                std::fs::read(&path).map_err(|err| ConfigError {
+                    var: var.into(),
+                    reason: format!("cannot read {path}: {err}"),
+                })
+            })
+            .transpose()
+    };
+    let (cert, key, ca) = (
+        read("OC_TLS_CERT_FILE")?,
+        read("OC_TLS_KEY_FILE")?,
+        read("OC_TLS_CA_FILE")?,
+    );
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsSettings { cert, key, ca })),
+        (None, None) if ca.is_none() => Ok(None),
+        _ => Err(ConfigError {
+            var: "OC_TLS_CERT_FILE / OC_TLS_KEY_FILE".into(),
+            reason: "TLS needs both a certificate and its key (and OC_TLS_CA_FILE for mutual TLS)"
+                .into(),
+        }),
     }
 }
 

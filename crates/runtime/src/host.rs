@@ -333,7 +333,17 @@ impl App {
         let admission = host.settings.admission.clone();
         let routes = std::mem::take(&mut host.routes).routes();
         let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
-        let grpc_server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &host.settings.tls {
+            builder =
+                builder
+                    .tls_config(crate::tls::server(tls))
+                    .map_err(|e| HostError::Build {
+                        service: name,
+                        source: Box::new(e),
+                    })?;
+        }
+        let grpc_server = builder
             .trace_fn(grpc::rpc_span)
             .layer(rpc_metrics)
             .layer(tonic::service::InterceptorLayer::new(

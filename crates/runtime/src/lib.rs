@@ -27,6 +27,7 @@ pub mod nats;
 pub mod pan;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use auth::{Actor, Role};
 pub use clock::Clock;

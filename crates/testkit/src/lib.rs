@@ -12,6 +12,7 @@
 mod db;
 mod events;
 mod nats_server;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -165,6 +166,7 @@ impl TestEnv {
             http_addr,
             database_url,
             pool,
+            tls: self.settings.tls.clone(),
             stop: Some(stop),
             handle: Some(handle),
         };
@@ -206,13 +208,16 @@ pub struct RunningService {
     pub database_url: String,
     /// A pool on the service's database for asserting on its rows.
     pub pool: PgPool,
+    /// The service's TLS settings, which the test's channels present too.
+    pub tls: Option<runtime::config::TlsSettings>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), runtime::HostError>>>,
 }
 
 impl RunningService {
+    /// A channel to the service, over TLS with its own certificate when it runs with TLS.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.grpc_addr))
+        runtime::tls::endpoint(&format!("http://{}", self.grpc_addr), self.tls.as_ref())
             .expect("uri")
             .connect()
             .await

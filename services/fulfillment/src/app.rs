@@ -17,7 +17,8 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
         clock: host.clock().clone(),
     };
     events::subscribe(&bus, host, &ctx).await?;
-    let api = FulfillmentApi::new(host.pool().clone(), ctx, config)?;
+    let tls = host.settings().tls.clone();
+    let api = FulfillmentApi::new(host.pool().clone(), ctx, config, tls.as_ref())?;
     host.add_service(FulfillmentServiceServer::new(api));
     Ok(())
 }

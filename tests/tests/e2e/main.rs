@@ -11,3 +11,4 @@ mod cycle;
 mod paths;
 mod platform;
 mod thin_slice;
+mod tls;

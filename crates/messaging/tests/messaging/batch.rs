@@ -15,6 +15,7 @@ use crate::probe::{self, PROBE};
 async fn a_failing_event_in_a_batch_is_rolled_back_alone_and_the_others_commit() {
     let env = TestEnv::with(|s| {
         s.messaging.max_deliveries = 2;
+        s.messaging.consumer_batch = 64;
         s.messaging.retry_backoff = Duration::from_millis(50);
     })
     .await;

@@ -65,9 +65,9 @@ impl FulfillmentApi {
         pool: sqlx::PgPool,
         ctx: Ctx,
         config: FulfillmentConfig,
+        tls: Option<&runtime::config::TlsSettings>,
     ) -> Result<Self, tonic::transport::Error> {
-        let channel =
-            tonic::transport::Endpoint::from_shared(config.shipping_url.clone())?.connect_lazy();
+        let channel = runtime::tls::endpoint(&config.shipping_url, tls)?.connect_lazy();
         let trace: fn(Request<()>) -> Result<Request<()>, Status> = runtime::grpc::propagate_trace;
         Ok(Self {
             pool,

@@ -128,3 +128,63 @@ async fn a_caller_over_its_rate_is_refused_resource_exhausted_and_others_still_p
         .unwrap_err();
     assert_eq!(answer.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn with_mutual_tls_only_callers_holding_a_certificate_of_our_ca_get_through() {
+    let env = TestEnv::with(|s| s.tls = Some(testkit::tls::mutual())).await;
+    // Started and found SERVING over TLS, presenting the service certificate.
+    let orders = env.start(&orders::SERVICE).await;
+    let url = format!("http://{}", orders.grpc_addr);
+    let unknown = || GetOrderRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+    };
+
+    let mut trusted = OrderServiceClient::new(orders.channel().await);
+    let answer = trusted.get_order(unknown()).await.unwrap_err();
+    assert_eq!(answer.code(), Code::NotFound, "a trusted caller is served");
+
+    // A certificate from another CA, no certificate at all, or no TLS: no connection.
+    let rogue = runtime::tls::endpoint(&url, Some(&testkit::tls::rogue()))
+        .unwrap()
+        .connect()
+        .await;
+    let refused_rogue = match rogue {
+        Err(_) => true,
+        Ok(channel) => OrderServiceClient::new(channel)
+            .get_order(unknown())
+            .await
+            .is_err_and(|s| s.code() != Code::NotFound),
+    };
+    assert!(refused_rogue, "a certificate of another CA is refused");
+    let mut anonymous_tls = testkit::tls::mutual();
+    anonymous_tls.cert.clear();
+    anonymous_tls.key.clear();
+    let no_cert = tonic::transport::Endpoint::from_shared(url.replacen("http", "https", 1))
+        .unwrap()
+        .tls_config(tonic::transport::ClientTlsConfig::new().ca_certificate(
+            tonic::transport::Certificate::from_pem(anonymous_tls.ca.as_ref().unwrap()),
+        ))
+        .unwrap()
+        .connect()
+        .await;
+    let refused_no_cert = match no_cert {
+        Err(_) => true,
+        Ok(channel) => OrderServiceClient::new(channel)
+            .get_order(unknown())
+            .await
+            .is_err_and(|s| s.code() != Code::NotFound),
+    };
+    assert!(refused_no_cert, "a caller without a certificate is refused");
+    let plain = tonic::transport::Endpoint::from_shared(url)
+        .unwrap()
+        .connect()
+        .await;
+    let refused_plain = match plain {
+        Err(_) => true,
+        Ok(channel) => OrderServiceClient::new(channel)
+            .get_order(unknown())
+            .await
+            .is_err_and(|s| s.code() != Code::NotFound),
+    };
+    assert!(refused_plain, "plaintext is refused");
+}
