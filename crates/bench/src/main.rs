@@ -44,6 +44,9 @@ struct Cli {
     /// The PostgreSQL server (no database): the baseline's, and where orders' database is.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     database_url: String,
+    /// Orders' database on that server (`bench/platform.sh` gives the bench its own).
+    #[arg(long, default_value = "ordercycle_bench_orders")]
+    orders_database: String,
     /// Closed loop: concurrent clients.
     #[arg(long, default_value_t = 16)]
     clients: u32,
@@ -178,8 +181,9 @@ async fn run_baseline(cli: &Cli, clients: u32) -> anyhow::Result<Value> {
 async fn wait_for_catalog(cli: &Cli) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let url = format!(
-        "{}/ordercycle_orders",
-        cli.database_url.trim_end_matches('/')
+        "{}/{}",
+        cli.database_url.trim_end_matches('/'),
+        cli.orders_database
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
