@@ -196,7 +196,7 @@ async fn place_one(
         Err(_) => None,
     };
     if let Some(id) = order_id {
-        tracker.placed(id, done, window.contains(done));
+        tracker.placed(&id, done, window.contains(done));
     }
     if !window.contains(done) {
         return;

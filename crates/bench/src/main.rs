@@ -2,8 +2,10 @@
 //!
 //! Against a running platform (`ordercycle up`): seeds a catalog and stock, drives PlaceOrder
 //! with N closed-loop clients or at a fixed rate, records latency in HDR histograms, follows
-//! every order to CONFIRMED on NATS, and runs the raw baseline (`bench/order_tx.sql` under
-//! pgbench, same server, same concurrency) to print the ratio.
+//! every order to CONFIRMED (and COMPLETED) on NATS, and runs the raw baseline
+//! (`bench/order_tx.sql` under pgbench, same server, same concurrency) to print the ratio.
+//! With `--warehouse-workers N` it also plays the warehouse (`warehouse`), so orders run the
+//! whole cycle and `cycles_completed_per_s` can be measured.
 
 mod baseline;
 mod events;
@@ -12,6 +14,7 @@ mod output;
 mod seed;
 mod svg;
 mod sys;
+mod warehouse;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -36,6 +39,16 @@ struct Cli {
     /// Inventory's gRPC endpoint, for seeding.
     #[arg(long, default_value = "http://127.0.0.1:50052")]
     inventory: String,
+    /// Fulfillment's gRPC endpoint, for the warehouse workers.
+    #[arg(long, default_value = "http://127.0.0.1:50054")]
+    fulfillment: String,
+    /// Play the warehouse with N pick/pack/hand-over workers during the load and the drain
+    /// (0: nobody does, orders stop at IN_FULFILLMENT).
+    #[arg(long, default_value_t = 0)]
+    warehouse_workers: u32,
+    /// Fulfillments per pick wave (at most 200).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=200))]
+    wave_size: u16,
     #[arg(long, env = "OC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
     /// The platform's subject root (`OC_SUBJECT_ROOT` of the platform under test).
@@ -44,6 +57,9 @@ struct Cli {
     /// The PostgreSQL server (no database): the baseline's, and where orders' database is.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     database_url: String,
+    /// Orders' database on that server (`bench/platform.sh` gives the bench its own).
+    #[arg(long, default_value = "ordercycle_bench_orders")]
+    orders_database: String,
     /// Closed loop: concurrent clients.
     #[arg(long, default_value_t = 16)]
     clients: u32,
@@ -65,7 +81,8 @@ struct Cli {
     /// Unmeasured seconds before each platform run.
     #[arg(long, default_value_t = 3)]
     warmup: u64,
-    /// Seconds to wait after a run for its orders to reach CONFIRMED.
+    /// Seconds to wait after a run for its orders to reach CONFIRMED (COMPLETED with
+    /// --warehouse-workers).
     #[arg(long, default_value_t = 10)]
     drain: u64,
     /// Catalog size (the baseline draws from as many SKUs).
@@ -178,8 +195,9 @@ async fn run_baseline(cli: &Cli, clients: u32) -> anyhow::Result<Value> {
 async fn wait_for_catalog(cli: &Cli) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let url = format!(
-        "{}/ordercycle_orders",
-        cli.database_url.trim_end_matches('/')
+        "{}/{}",
+        cli.database_url.trim_end_matches('/'),
+        cli.orders_database
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -207,11 +225,12 @@ async fn wait_for_catalog(cli: &Cli) -> anyhow::Result<()> {
     }
 }
 
-/// One platform run: load, then the drain for confirmations.
+/// One platform run: load, then the drain for confirmations (completions with a warehouse).
 async fn run_platform(
     cli: &Cli,
     nats: &async_nats::Client,
     mode: load::Mode,
+    run_id: &str,
 ) -> anyhow::Result<Value> {
     let tracker = events::Tracker::new();
     let subscription = tracker.subscribe(nats, &cli.subject_root).await?;
@@ -226,6 +245,21 @@ async fn run_platform(
     let rss_idle = cli.platform_pid.and_then(sys::rss_mib);
     let before = sys::pg_counters(&cli.database_url).await?;
     let cpu_before = sys::cpu_seconds();
+    let warehouse_config = (cli.warehouse_workers > 0).then(|| warehouse::Config {
+        target: cli.fulfillment.clone(),
+        workers: cli.warehouse_workers,
+        warehouse_id: seed::WAREHOUSE.into(),
+        wave_size: usize::from(cli.wave_size),
+        run_id: run_id.to_owned(),
+    });
+    let warehouse = match &warehouse_config {
+        Some(config) => Some(
+            warehouse::Warehouse::start(config)
+                .await
+                .with_context(|| format!("connecting to fulfillment at {}", cli.fulfillment))?,
+        ),
+        None => None,
+    };
     let (measured, window) = load::run(
         &cli.target,
         mode,
@@ -242,14 +276,29 @@ async fn run_platform(
     // Counters and CPU cover warm-up too: scale by the whole load time.
     let load_secs = secs + cli.warmup as f64;
     let seen_at_end = tracker.seen();
-    let drain_deadline = Instant::now() + Duration::from_secs(cli.drain);
+    let drain_started = Instant::now();
+    let drain_deadline = drain_started + Duration::from_secs(cli.drain);
     loop {
         let seen = tracker.seen();
-        if seen.confirmed_of_window >= seen.placed_in_window || Instant::now() > drain_deadline {
+        // Without a warehouse nothing completes: wait for confirmations only.
+        let done = if warehouse.is_some() {
+            seen.completed_of_window
+        } else {
+            seen.confirmed_of_window
+        };
+        if done >= seen.placed_in_window || Instant::now() > drain_deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let drain_secs = drain_started.elapsed().as_secs_f64();
+    let warehouse = match (warehouse, &warehouse_config) {
+        (Some(running), Some(config)) => {
+            let (stats, ran) = running.stop().await;
+            stats.json(config, ran.as_secs_f64())
+        }
+        _ => Value::Null,
+    };
     let seen = tracker.seen();
     subscription.abort();
     let ok = measured.ok.len();
@@ -278,8 +327,19 @@ async fn run_platform(
         "confirm_lag_p50_ms": ms(&seen.lag, 0.5),
         "confirm_lag_p99_ms": ms(&seen.lag, 0.99),
         "confirm_lag_max_ms": if seen.lag.is_empty() { Value::Null } else { json!(round(seen.lag.max() as f64 / 1000.0, 1)) },
-        "cycles_completed": seen.completed_total,
-        "cycles_completed_per_s": if seen.completed_total == 0 { Value::Null } else { json!(round(seen.completed_in_window as f64 / secs, 1)) },
+        "drain_s": round(drain_secs, 1),
+        // Null when none of this run's orders completed at all; 0.0 when some did, after the window.
+        "cycles_completed_per_s": if seen.completed_timeline.iter().sum::<u64>() == 0 { Value::Null } else { json!(round(seen.completed_in_window as f64 / secs, 1)) },
+        "cycles_completed_per_s_window_and_drain": if seen.completed_of_window == 0 { Value::Null } else { json!(round(seen.completed_of_window as f64 / (secs + drain_secs), 1)) },
+        "completed_of_placed_at_window_end": seen_at_end.completed_of_window,
+        "completed_of_placed_after_drain": seen.completed_of_window,
+        "completed_events_seen": seen.completed_total,
+        "completed_per_second": seen.completed_timeline,
+        "completion_lag_p50_ms": ms(&seen.completion_lag, 0.5),
+        "completion_lag_p90_ms": ms(&seen.completion_lag, 0.9),
+        "completion_lag_p99_ms": ms(&seen.completion_lag, 0.99),
+        "completion_lag_max_ms": if seen.completion_lag.is_empty() { Value::Null } else { json!(round(seen.completion_lag.max() as f64 / 1000.0, 1)) },
+        "warehouse": warehouse,
         "postgres": counters.json(orders_in_load),
         "cpu_cores_used": sys::cpu_since(&cpu_after, &cpu_before, load_secs),
         "platform_rss_mib": match (rss_idle, rss_after) {
@@ -330,9 +390,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .map(|&clients| load::Mode::Closed { clients })
             .collect()
     };
+    // Request ids of the warehouse worker start with it: unique per run and per level.
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let run_id = run_id.get(..12).unwrap_or(&run_id);
     let mut levels = Vec::new();
-    for mode in modes {
-        levels.push(run_platform(&cli, &nats, mode).await?);
+    for (level, mode) in modes.into_iter().enumerate() {
+        levels.push(run_platform(&cli, &nats, mode, &format!("{run_id}-{level}")).await?);
     }
     // The headline: the run at --clients if the sweep has it, else the last.
     let main = levels
@@ -403,6 +466,8 @@ fn report(
         "p999_ms": get("p999_ms"),
         "confirm_lag_p99_ms": get("confirm_lag_p99_ms"),
         "cycles_completed_per_s": get("cycles_completed_per_s"),
+        "completion_lag_p50_ms": get("completion_lag_p50_ms"),
+        "completion_lag_p99_ms": get("completion_lag_p99_ms"),
         "errors": get("errors"),
         "seeded_via": seeded,
         "durability": durability,
@@ -417,7 +482,7 @@ fn summary(r: &Value) -> String {
             .map_or_else(|| "null".to_owned(), Value::to_string)
     };
     let mut lines = vec![format!(
-        "PlaceOrder {} tps | baseline {} tps | ratio {} | confirmed {} tps | p50 {} ms | p99 {} ms | confirm lag p99 {} ms | cycles {} /s | errors {}",
+        "PlaceOrder {} tps | baseline {} tps | ratio {} | confirmed {} tps | p50 {} ms | p99 {} ms | confirm lag p99 {} ms | cycles {} /s (completion lag p99 {} ms) | errors {}",
         show("place_order_tps"),
         show("baseline_tps"),
         show("ratio"),
@@ -426,17 +491,20 @@ fn summary(r: &Value) -> String {
         show("p99_ms"),
         show("confirm_lag_p99_ms"),
         show("cycles_completed_per_s"),
+        show("completion_lag_p99_ms"),
         show("errors"),
     )];
     if let Some(runs) = r.get("runs").and_then(Value::as_array) {
         for run in runs {
             lines.push(format!(
-                "  {}: {} tps, p99 {} ms, confirmed {} tps, lag p99 {} ms",
+                "  {}: {} tps, p99 {} ms, confirmed {} tps, lag p99 {} ms, cycles {} /s, completion lag p99 {} ms",
                 run.get("mode").and_then(Value::as_str).unwrap_or("?"),
                 run.get("place_order_tps").unwrap_or(&Value::Null),
                 run.get("p99_ms").unwrap_or(&Value::Null),
                 run.get("confirmed_tps").unwrap_or(&Value::Null),
                 run.get("confirm_lag_p99_ms").unwrap_or(&Value::Null),
+                run.get("cycles_completed_per_s").unwrap_or(&Value::Null),
+                run.get("completion_lag_p99_ms").unwrap_or(&Value::Null),
             ));
         }
     }
@@ -482,6 +550,8 @@ mod tests {
             "p99_ms",
             "confirm_lag_p99_ms",
             "cycles_completed_per_s",
+            "completion_lag_p50_ms",
+            "completion_lag_p99_ms",
         ] {
             assert!(r.get(key).is_some(), "{key}");
         }

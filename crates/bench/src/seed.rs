@@ -13,6 +13,8 @@ use tonic::Code;
 
 pub const WAREHOUSE: &str = "wh-bench";
 pub const BIN: &str = "A-01";
+/// Catalog weight of every item; the warehouse worker weighs parcels by it.
+pub const WEIGHT_GRAMS: i32 = 250;
 /// Units received per SKU (inventory takes at most 1 000 000 per ReceiveStock).
 pub const UNITS_PER_SKU: i32 = 1_000_000;
 
@@ -37,7 +39,7 @@ fn item(n: u32) -> Item {
         sku: sku(n),
         name: format!("Bench item {n}"),
         unit_price: Some(eur(price_minor(n))),
-        weight_grams: 250,
+        weight_grams: WEIGHT_GRAMS,
         active: Some(true),
         ..Default::default()
     }
