@@ -15,6 +15,9 @@ pub enum Error {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller may not see or change this (another customer's order or return).
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,6 +41,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => violations.into_status(),
             Error::AlreadyExists(msg) => Status::already_exists(msg),
             Error::FailedPrecondition(msg) => Status::failed_precondition(msg),
+            Error::PermissionDenied(msg) => Status::permission_denied(msg),
             // Transparent, so the sqlx error itself is not in the chain `internal` walks.
             Error::Store(StoreError::Db(err)) => {
                 runtime::grpc::internal("the order store failed", &err)

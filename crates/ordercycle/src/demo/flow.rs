@@ -367,24 +367,30 @@ impl Flow {
             .iter()
             .map(|l| seed::weight(&l.sku) * l.quantity)
             .sum();
-        let parcel = c
-            .pack_parcel(PackParcelRequest {
-                request_id: self.rid(&format!("pack-{tag}")),
-                fulfillment_id: f.id.clone(),
-                lines,
-                weight_grams: weight,
-                dimensions: Some(Dimensions {
-                    length_mm: 300,
-                    width_mm: 200,
-                    height_mm: 150,
-                }),
-                packed_by: "demo-packer".into(),
-                preferred_carrier: String::new(),
-            })
-            .await
-            .rpc("fulfillment PackParcel")?
-            .parcel
-            .context("PackParcel returned no parcel")?;
+        let pack = PackParcelRequest {
+            request_id: self.rid(&format!("pack-{tag}")),
+            fulfillment_id: f.id.clone(),
+            lines,
+            weight_grams: weight,
+            dimensions: Some(Dimensions {
+                length_mm: 300,
+                width_mm: 200,
+                height_mm: 150,
+            }),
+            packed_by: "demo-packer".into(),
+            preferred_carrier: String::new(),
+        };
+        // Packing calls shipping; while shipping restarts the answer is UNAVAILABLE, and the
+        // packer tries again with the same request id, as the answer says.
+        let parcel = until_available(|| {
+            let mut c = c.clone();
+            let pack = pack.clone();
+            async move { c.pack_parcel(pack).await }
+        })
+        .await
+        .rpc("fulfillment PackParcel")?
+        .parcel
+        .context("PackParcel returned no parcel")?;
         if let Err(err) = c
             .print_label(PrintLabelRequest {
                 parcel_id: parcel.id.clone(),
@@ -437,4 +443,25 @@ fn names(statuses: &[OrderStatus]) -> String {
         .map(|s| status_name(*s))
         .collect::<Vec<_>>()
         .join(" or ")
+}
+
+/// Calls `call` again while it answers UNAVAILABLE (a service restarting), for a while; the
+/// call must be safe to repeat (a request id, or idempotent by state).
+async fn until_available<T, F, Fut>(mut call: F) -> Result<tonic::Response<T>, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match call().await {
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            answer => return answer,
+        }
+    }
 }

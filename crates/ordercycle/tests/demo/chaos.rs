@@ -532,7 +532,7 @@ async fn killing_each_service_at_random_moments_loses_and_doubles_nothing() {
     };
     // The services agree eventually (a liveness bound, not a speed assertion); anything
     // doubled never heals, so it is still there when the deadline passes.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(420);
     loop {
         let bad = violations(&platform, &db, &placed).await;
         if bad.is_empty() {

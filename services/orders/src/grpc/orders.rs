@@ -126,10 +126,12 @@ impl OrdersApi {
                 return Err(v.into());
             }
         };
-        // A customer asking for someone else's order learns nothing, not even that it exists.
-        let order = order
-            .filter(|o| actor.may_access_customer(&o.customer.id))
-            .ok_or_else(|| Error::NotFound(format!("order {id_or_number}")))?;
+        let order = order.ok_or_else(|| Error::NotFound(format!("order {id_or_number}")))?;
+        if !actor.may_access_customer(&order.customer.id) {
+            return Err(Error::PermissionDenied(
+                "a customer may only see and change their own orders".into(),
+            ));
+        }
         // Every handler that names an order finds it here: GetOrder, CancelOrder,
         // GetOrderTimeline, ConfirmReceipt, ReportProblem.
         runtime::telemetry::record_order_id(&order.id);

@@ -60,9 +60,12 @@ impl ReturnsApi {
                 return Err(v.into());
             }
         };
-        let rma = rma
-            .filter(|r| actor.may_access_customer(&r.row.customer_id))
-            .ok_or_else(|| Error::NotFound(format!("return {id_or_number}")))?;
+        let rma = rma.ok_or_else(|| Error::NotFound(format!("return {id_or_number}")))?;
+        if !actor.may_access_customer(&rma.row.customer_id) {
+            return Err(Error::PermissionDenied(
+                "a customer may only see and change their own returns".into(),
+            ));
+        }
         // GetReturn, and the answer of every other return handler.
         runtime::telemetry::record_order_id(&rma.row.order_id);
         Ok(rma)
@@ -128,8 +131,12 @@ impl ReturnsApi {
         let mut tx = self.pool.begin().await?;
         let order = store::orders::get(&mut tx, order_id)
             .await?
-            .filter(|o| actor.may_access_customer(&o.customer.id))
             .ok_or_else(|| Error::NotFound(format!("order {order_id}")))?;
+        if !actor.may_access_customer(&order.customer.id) {
+            return Err(Error::PermissionDenied(
+                "a customer may only return their own orders".into(),
+            ));
+        }
         // Serializes the order's returns: quantities are checked against the others.
         let saga = store::saga::lock(&mut tx, order.id)
             .await?

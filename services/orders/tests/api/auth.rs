@@ -80,8 +80,22 @@ async fn customers_see_only_their_own_orders_and_anonymous_callers_are_refused()
     assert!(client.get_order(get(&operator)).await.is_ok());
     assert_eq!(
         client.get_order(get(&bob)).await.unwrap_err().code(),
-        Code::NotFound
+        Code::PermissionDenied
     );
+    // Nor may Bob change it.
+    let cancel = client
+        .cancel_order(with_token(
+            contracts::orders::CancelOrderRequest {
+                request_id: "r-bob-cancel".into(),
+                order_id: order.id.clone(),
+                reason: contracts::orders::CancelReason::CustomerRequest.into(),
+                note: String::new(),
+            },
+            &bob,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(cancel.code(), Code::PermissionDenied);
     assert_eq!(
         client.get_order(get("not.a.jwt")).await.unwrap_err().code(),
         Code::Unauthenticated
