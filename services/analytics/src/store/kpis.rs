@@ -101,6 +101,26 @@ pub async fn sales_trend(
     .await
 }
 
+/// The start of the bucket of `granularity` in `time_zone` holding each of `times`, in order
+/// (the buckets [`sales_trend`] uses, for orders read from elsewhere).
+pub async fn bucket_starts(
+    pool: &PgPool,
+    granularity: Granularity,
+    time_zone: &str,
+    times: &[DateTime<Utc>],
+) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT date_trunc($1, u.t AT TIME ZONE $2) AT TIME ZONE $2
+         FROM unnest($3::timestamptz[]) WITH ORDINALITY AS u(t, i)
+         ORDER BY u.i",
+    )
+    .bind(granularity.as_pg())
+    .bind(time_zone)
+    .bind(times)
+    .fetch_all(pool)
+    .await
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChannelRow {
     pub channel: i32,

@@ -7,6 +7,7 @@
 mod helpers;
 mod scenario;
 
+mod archive;
 mod duplicates;
 mod export;
 mod kpis;
