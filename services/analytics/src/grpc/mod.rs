@@ -442,6 +442,35 @@ impl AnalyticsApi {
                 .collect(),
         })
     }
+
+    pub async fn customer_cohorts(
+        &self,
+        req: &GetCustomerCohortsRequest,
+    ) -> Result<GetCustomerCohortsResponse, Error> {
+        let mut v = FieldViolations::new();
+        let asked = convert::range("range", req.range.as_ref(), self.clock.now(), &mut v);
+        let range = valid(v, asked.or_epoch())?;
+        let last_month = domain::month_index(range.end - chrono::Duration::microseconds(1));
+        let mut cohorts: Vec<CustomerCohort> = Vec::new();
+        for row in kpis::customer_cohorts(&self.pool, &range).await? {
+            if row.offset < 0 {
+                let months = last_month - domain::month_index(row.month_start) + 1;
+                cohorts.push(CustomerCohort {
+                    month_start: convert::timestamp(row.month_start),
+                    customers: row.customers,
+                    repeat_customers: row.repeat_customers,
+                    repeat_rate: domain::ratio(row.repeat_customers, row.customers),
+                    ordered_again: vec![0; usize::try_from(months).unwrap_or(0)],
+                });
+            } else if let Some(slot) = cohorts
+                .last_mut()
+                .and_then(|c| c.ordered_again.get_mut(usize::try_from(row.offset).ok()?))
+            {
+                *slot = row.customers;
+            }
+        }
+        Ok(GetCustomerCohortsResponse { cohorts })
+    }
 }
 
 /// A channel number (as text) by its protobuf value name.
@@ -535,6 +564,16 @@ impl AnalyticsService for AnalyticsApi {
         authorize(&request)?;
         Ok(Response::new(
             self.sales_breakdown(request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_customer_cohorts(
+        &self,
+        request: Request<GetCustomerCohortsRequest>,
+    ) -> Result<Response<GetCustomerCohortsResponse>, Status> {
+        authorize(&request)?;
+        Ok(Response::new(
+            self.customer_cohorts(request.get_ref()).await?,
         ))
     }
 

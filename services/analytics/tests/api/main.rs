@@ -8,6 +8,7 @@ mod helpers;
 mod scenario;
 
 mod archive;
+mod cohorts;
 mod duplicates;
 mod export;
 mod kpis;
