@@ -5,6 +5,7 @@
 //! every order to CONFIRMED on NATS, and runs the raw baseline (`bench/order_tx.sql` under
 //! pgbench, same server, same concurrency) to print the ratio.
 
+mod analytics;
 mod baseline;
 mod events;
 mod load;
@@ -99,6 +100,17 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // `ordercycle-bench analytics …` is analytics' query benchmark, with its own flags.
+    if std::env::args().nth(1).as_deref() == Some("analytics") {
+        let cli = analytics::Cli::parse_from(std::env::args().skip(1));
+        return match analytics::run(cli).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                output::progress(&format!("{err:#}"));
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
