@@ -7,6 +7,7 @@
 //! With `--warehouse-workers N` it also plays the warehouse (`warehouse`), so orders run the
 //! whole cycle and `cycles_completed_per_s` can be measured.
 
+mod analytics;
 mod baseline;
 mod events;
 mod load;
@@ -116,6 +117,17 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // `ordercycle-bench analytics …` is analytics' query benchmark, with its own flags.
+    if std::env::args().nth(1).as_deref() == Some("analytics") {
+        let cli = analytics::Cli::parse_from(std::env::args().skip(1));
+        return match analytics::run(cli).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                output::progress(&format!("{err:#}"));
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! Wires analytics into its host: the consumers of every fact (one durable consumer per
-//! subject, all recording through [`crate::events::Record`]), the gRPC API and the report
-//! routes on the admin HTTP server.
+//! subject, all recording through [`crate::events::Record`]), the periodic archiver, the gRPC
+//! API and the report routes on the admin HTTP server.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use contracts::analytics::analytics_service_server::AnalyticsServiceServer;
 use messaging::Bus;
 use runtime::{BoxError, Host};
 
+use crate::archive::Archiver;
 use crate::config::Config;
 use crate::events::{self, Record};
 use crate::grpc::AnalyticsApi;
@@ -25,6 +26,16 @@ pub async fn build_with(host: &mut Host, config: Config) -> Result<(), BoxError>
         clock: host.clock().clone(),
     };
     events::subscribe(&bus, host, &record).await?;
+    if let Some(every) = config.archive_every {
+        let archiver = Archiver {
+            pool: host.pool().clone(),
+            clock: host.clock().clone(),
+            dir: config.archive_dir.clone(),
+            after: config.archive_after,
+            every,
+        };
+        host.spawn("order-archiver", move |token| archiver.run_every(token));
+    }
     let api = AnalyticsApi {
         pool: host.pool().clone(),
         clock: host.clock().clone(),

@@ -6,6 +6,9 @@
 //! | `OC_ANALYTICS_REPORTING_CURRENCY` | `EUR` | the currency of money figures when a request names none |
 //! | `OC_ANALYTICS_REPORT_DAYS` | `30` | the range of `/report.html` and `/report.svg` when the query gives no `from` |
 //! | `OC_ANALYTICS_EXPORT_PAGE_ROWS` | `500` | orders per chunk of `ExportOrders` |
+//! | `OC_ANALYTICS_ARCHIVE_DIR` | `./.ordercycle/archive` | where the archive's Parquet files live (keep it on durable storage shared by every replica) |
+//! | `OC_ANALYTICS_ARCHIVE_AFTER_DAYS` | `365` | orders completed, cancelled or rejected longer ago are archived |
+//! | `OC_ANALYTICS_ARCHIVE_EVERY_HOURS` | `24` | service-clock hours between archive runs (the first one period after start); `0` turns the periodic run off |
 
 use runtime::config::{ConfigError, Env};
 
@@ -14,6 +17,10 @@ pub struct Config {
     pub reporting_currency: String,
     pub report_range: chrono::Duration,
     pub export_page_rows: i64,
+    pub archive_dir: std::path::PathBuf,
+    pub archive_after: chrono::Duration,
+    /// `None`: no periodic run.
+    pub archive_every: Option<chrono::Duration>,
 }
 
 impl Default for Config {
@@ -22,6 +29,9 @@ impl Default for Config {
             reporting_currency: "EUR".into(),
             report_range: chrono::Duration::days(30),
             export_page_rows: 500,
+            archive_dir: ".ordercycle/archive".into(),
+            archive_after: chrono::Duration::days(365),
+            archive_every: Some(chrono::Duration::hours(24)),
         }
     }
 }
@@ -46,10 +56,23 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        let after_days: i64 = parse(env, "OC_ANALYTICS_ARCHIVE_AFTER_DAYS", 365)?;
+        if after_days < 1 {
+            return Err(ConfigError {
+                var: "OC_ANALYTICS_ARCHIVE_AFTER_DAYS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        let every_hours: i64 = parse(env, "OC_ANALYTICS_ARCHIVE_EVERY_HOURS", 24)?;
         Ok(Self {
             reporting_currency,
             report_range: chrono::Duration::days(days),
             export_page_rows: rows,
+            archive_dir: env
+                .get("OC_ANALYTICS_ARCHIVE_DIR")
+                .map_or(d.archive_dir, |dir| dir.trim().into()),
+            archive_after: chrono::Duration::days(after_days),
+            archive_every: (every_hours > 0).then(|| chrono::Duration::hours(every_hours)),
         })
     }
 }

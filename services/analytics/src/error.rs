@@ -11,6 +11,8 @@ pub enum Error {
     Unimplemented(String),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
 }
 
 impl From<FieldViolations> for Error {
@@ -25,6 +27,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => violations.into_status(),
             Error::Unimplemented(msg) => Status::unimplemented(msg),
             Error::Store(err) => runtime::grpc::internal("the analytics store failed", &err),
+            Error::Archive(err) => runtime::grpc::internal("the order archive failed", &err),
         }
     }
 }

@@ -8,6 +8,8 @@
 //! event counts once. Projections are upserts keyed by each fact's natural id, so the same fact
 //! under a second event id also counts once, and they accept events in any order.
 //! [`rebuild()`] truncates the read models and replays `raw_events` in time order.
+//! [`archive`] moves orders finished long ago out of the read models into monthly Parquet
+//! files, which questions and exports read again when asked to include the archive.
 //!
 //! Questions come in through [`grpc`] (`AnalyticsService`), are validated into [`domain`] values
 //! (ranges, buckets, rates) and answered by the SQL in [`store`]. [`report`] renders an HTML
@@ -15,6 +17,7 @@
 //! `/report.svg`). [`app`] wires it all; [`config`] lists the `OC_ANALYTICS_…` settings.
 
 pub mod app;
+pub mod archive;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -44,6 +44,8 @@ pub async fn rebuild(pool: &PgPool) -> Result<RebuildReport, sqlx::Error> {
             }
         }
     }
+    // Archived orders' events are kept too; their rows belong in the archive only.
+    store::archive::purge_archived(&mut tx).await?;
     tx.commit().await?;
     tracing::info!(
         replayed = report.replayed,

@@ -1,6 +1,7 @@
 //! Analytics from the command line, straight from analytics' own database (so they work with
 //! the service down, and on the whole history): `ordercycle analytics rebuild` replays the
-//! kept events into fresh read models; `ordercycle report --out report.html` writes the visual
+//! kept events into fresh read models; `ordercycle analytics archive` moves orders finished long
+//! ago into the Parquet archive; `ordercycle report --out report.html` writes the visual
 //! report (the page analytics serves on `/report.html`) to a file.
 
 use std::path::PathBuf;
@@ -15,6 +16,14 @@ use super::Out;
 pub enum AnalyticsCmd {
     /// Empty the read models and replay every kept event into them (one transaction).
     Rebuild,
+    /// Move the orders finished longer ago than `OC_ANALYTICS_ARCHIVE_AFTER_DAYS` (or
+    /// `--after-days`) out of the read models into the monthly Parquet files under
+    /// `OC_ANALYTICS_ARCHIVE_DIR` (what the service also does on its own schedule).
+    Archive {
+        /// Archive orders finished more than this many days ago.
+        #[arg(long)]
+        after_days: Option<u32>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +79,26 @@ pub async fn analytics(out: &Out, cmd: AnalyticsCmd) -> anyhow::Result<()> {
                 ]],
             );
             out.note("read models rebuilt from the kept events");
+            Ok(())
+        }
+        AnalyticsCmd::Archive { after_days } => {
+            let api = analytics_api().await?;
+            let after = after_days.map_or(api.config.archive_after, |days| {
+                chrono::Duration::days(i64::from(days))
+            });
+            let now = api.clock.now();
+            let dir = &api.config.archive_dir;
+            let done = analytics::archive::run(&api.pool, dir, now - after, now).await?;
+            out.rows(
+                &["files", "orders", "garbage_removed", "stray_removed"],
+                vec![vec![
+                    ("files", done.files.into()),
+                    ("orders", done.orders.into()),
+                    ("garbage_removed", done.garbage_removed.into()),
+                    ("stray_removed", done.stray_removed.into()),
+                ]],
+            );
+            out.note(&format!("archive: {}", dir.display()));
             Ok(())
         }
     }

@@ -14,6 +14,13 @@ pub fn average_floor(total: i64, count: i64) -> Option<i64> {
     (count > 0).then(|| total.div_euclid(count))
 }
 
+/// Calendar months since year 0 of `at` in UTC: the difference of two is how many months apart
+/// they are.
+pub fn month_index(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    use chrono::Datelike as _;
+    i64::from(at.year()) * 12 + i64::from(at.month0())
+}
+
 /// Survey answers on the 0–10 "would you recommend" scale.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Nps {

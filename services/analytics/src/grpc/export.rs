@@ -1,5 +1,7 @@
-//! `ExportOrders`: the orders of a range as one file (CSV or JSON Lines) sent in chunks, one
-//! page of orders per chunk, so an export of any size streams in bounded memory.
+//! `ExportOrders`: the orders of a range as one file (CSV, JSON Lines or Parquet) sent in
+//! chunks, one page of orders per chunk (a row group in Parquet), so an export of the read
+//! models streams in bounded memory; archived orders, when asked for, are read from their files
+//! and sent first.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use contracts::analytics::{ExportFormat, ExportOrdersRequest, ExportOrdersResponse};
@@ -10,6 +12,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::{AnalyticsApi, convert, valid};
+use crate::archive::{
+    self,
+    file::{Encoder, FormatError},
+};
 use crate::domain::Range;
 use crate::error::Error;
 use crate::store::export::{self, ExportFilter, OrderRow};
@@ -41,26 +47,28 @@ pub const COLUMNS: [&str; 19] = [
 pub enum Format {
     Csv,
     JsonLines,
+    Parquet,
 }
 
 pub struct Plan {
     range: Range,
     format: Format,
     filter: ExportFilter,
+    include_archive: bool,
 }
 
-/// Checks the request; Parquet is refused as not available yet.
+/// Checks the request.
 pub fn plan(api: &AnalyticsApi, req: &ExportOrdersRequest) -> Result<Plan, Error> {
     let mut v = FieldViolations::new();
     let asked = convert::range("range", req.range.as_ref(), api.clock.now(), &mut v);
     let channel = convert::channel("channel", req.channel, &mut v);
     let format = match ExportFormat::try_from(req.format) {
-        Ok(ExportFormat::Unspecified | ExportFormat::Csv) => Some(Format::Csv),
-        Ok(ExportFormat::JsonLines) => Some(Format::JsonLines),
-        Ok(ExportFormat::Parquet) => None,
+        Ok(ExportFormat::Unspecified | ExportFormat::Csv) => Format::Csv,
+        Ok(ExportFormat::JsonLines) => Format::JsonLines,
+        Ok(ExportFormat::Parquet) => Format::Parquet,
         Err(_) => {
             v.add("format", format!("unknown format {}", req.format));
-            Some(Format::Csv)
+            Format::Csv
         }
     };
     for (i, status) in req.statuses.iter().enumerate() {
@@ -71,11 +79,6 @@ pub fn plan(api: &AnalyticsApi, req: &ExportOrdersRequest) -> Result<Plan, Error
         );
     }
     let range = valid(v, asked.or_epoch())?;
-    let Some(format) = format else {
-        return Err(Error::Unimplemented(
-            "Parquet export is not available yet; ask for CSV or JSON Lines".into(),
-        ));
-    };
     Ok(Plan {
         range,
         format,
@@ -83,80 +86,153 @@ pub fn plan(api: &AnalyticsApi, req: &ExportOrdersRequest) -> Result<Plan, Error
             statuses: req.statuses.clone(),
             channel,
         },
+        include_archive: req.include_archive,
     })
 }
 
-/// Sends the file page by page; the first chunk names it, the last counts its rows.
+/// Turns pages of rows into the bytes of one file.
+enum Writer {
+    Csv,
+    JsonLines,
+    // Boxed: the Parquet writer's state is large and an export holds one writer.
+    Parquet(Box<Encoder>),
+}
+
+impl Writer {
+    fn new(format: Format) -> Result<(Self, Vec<u8>), FormatError> {
+        Ok(match format {
+            Format::Csv => (
+                Self::Csv,
+                csv_line(COLUMNS.iter().map(|c| (*c).to_owned())).into_bytes(),
+            ),
+            Format::JsonLines => (Self::JsonLines, Vec::new()),
+            Format::Parquet => (Self::Parquet(Box::new(Encoder::new(false)?)), Vec::new()),
+        })
+    }
+
+    fn page(&mut self, rows: &[OrderRow]) -> Result<Vec<u8>, FormatError> {
+        let text =
+            |line: fn(&OrderRow) -> String| rows.iter().map(line).collect::<String>().into_bytes();
+        match self {
+            Self::Csv => Ok(text(|r| csv_line(fields(r).into_iter()))),
+            Self::JsonLines => Ok(text(json_line)),
+            Self::Parquet(encoder) => encoder.write(rows, &[]),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, FormatError> {
+        match self {
+            Self::Csv | Self::JsonLines => Ok(Vec::new()),
+            Self::Parquet(encoder) => encoder.finish(),
+        }
+    }
+}
+
+/// The archived orders of the plan, in the order the archive holds them.
+async fn archived(api: &AnalyticsApi, plan: &Plan) -> Result<Vec<OrderRow>, Error> {
+    if !plan.include_archive {
+        return Ok(Vec::new());
+    }
+    let orders = archive::load(&api.pool, &api.config.archive_dir, &plan.range).await?;
+    Ok(orders
+        .into_iter()
+        .map(|o| o.row)
+        .filter(|r| {
+            (plan.filter.statuses.is_empty() || plan.filter.statuses.contains(&r.status))
+                && (plan.filter.channel == 0 || plan.filter.channel == r.channel)
+        })
+        .collect())
+}
+
+/// Sends the file page by page (archived orders first when asked); the first chunk names it,
+/// the last counts its rows.
 pub fn stream(
     api: AnalyticsApi,
     plan: Plan,
 ) -> ReceiverStream<Result<ExportOrdersResponse, Status>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
     tokio::spawn(async move {
-        let (content_type, extension) = match plan.format {
-            Format::Csv => ("text/csv", "csv"),
-            Format::JsonLines => ("application/x-ndjson", "jsonl"),
-        };
-        let file_name = format!(
-            "orders-{}-{}.{extension}",
-            plan.range.start.format("%Y%m%d"),
-            plan.range.end.format("%Y%m%d")
-        );
-        let mut data = match plan.format {
-            Format::Csv => csv_line(COLUMNS.iter().map(|c| (*c).to_owned())),
-            Format::JsonLines => String::new(),
-        };
-        let mut first = true;
-        let mut rows = 0i64;
-        let mut after = None;
-        loop {
-            let page = match export::page(
+        if let Err(err) = send(&api, &plan, &sender).await {
+            let _ = sender.send(Err(Status::from(err))).await;
+        }
+    });
+    ReceiverStream::new(receiver)
+}
+
+async fn send(
+    api: &AnalyticsApi,
+    plan: &Plan,
+    sender: &tokio::sync::mpsc::Sender<Result<ExportOrdersResponse, Status>>,
+) -> Result<(), Error> {
+    let (content_type, extension) = match plan.format {
+        Format::Csv => ("text/csv", "csv"),
+        Format::JsonLines => ("application/x-ndjson", "jsonl"),
+        Format::Parquet => ("application/vnd.apache.parquet", "parquet"),
+    };
+    let file_name = format!(
+        "orders-{}-{}.{extension}",
+        plan.range.start.format("%Y%m%d"),
+        plan.range.end.format("%Y%m%d")
+    );
+    let page_rows = usize::try_from(api.config.export_page_rows).unwrap_or(usize::MAX);
+    let mut archived = archived(api, plan).await?.into_iter();
+    let (mut writer, mut data) = Writer::new(plan.format).map_err(format_error)?;
+    let mut first = true;
+    let mut rows = 0i64;
+    let mut after = None;
+    loop {
+        let (page, last) = if archived.len() > 0 {
+            (archived.by_ref().take(page_rows).collect::<Vec<_>>(), false)
+        } else {
+            let page = export::page(
                 &api.pool,
                 &plan.range,
                 &plan.filter,
                 after.clone(),
                 api.config.export_page_rows,
             )
-            .await
-            {
-                Ok(page) => page,
-                Err(err) => {
-                    let _ = sender.send(Err(Status::from(Error::Store(err)))).await;
-                    return;
-                }
-            };
-            let last = i64::try_from(page.len()).unwrap_or(i64::MAX) < api.config.export_page_rows;
-            for row in &page {
-                data.push_str(&match plan.format {
-                    Format::Csv => csv_line(fields(row).into_iter()),
-                    Format::JsonLines => json_line(row),
-                });
-            }
-            rows += i64::try_from(page.len()).unwrap_or(i64::MAX);
+            .await?;
             after = page.last().map(|r| (r.placed_at, r.order_id.clone()));
-            let chunk = ExportOrdersResponse {
-                data: std::mem::take(&mut data).into_bytes(),
-                content_type: if first {
-                    content_type.to_owned()
-                } else {
-                    String::new()
-                },
-                file_name: if first {
-                    file_name.clone()
-                } else {
-                    String::new()
-                },
-                row_count: if last { rows } else { 0 },
-                last,
-            };
-            first = false;
-            if sender.send(Ok(chunk)).await.is_err() || last {
-                // Done, or the caller went away.
-                return;
-            }
+            let last = page.len() < page_rows;
+            (page, last)
+        };
+        data.extend(writer.page(&page).map_err(format_error)?);
+        rows += i64::try_from(page.len()).unwrap_or(i64::MAX);
+        if last {
+            data.extend(
+                std::mem::replace(&mut writer, Writer::Csv)
+                    .finish()
+                    .map_err(format_error)?,
+            );
         }
-    });
-    ReceiverStream::new(receiver)
+        let chunk = ExportOrdersResponse {
+            data: std::mem::take(&mut data),
+            content_type: if first {
+                content_type.to_owned()
+            } else {
+                String::new()
+            },
+            file_name: if first {
+                file_name.clone()
+            } else {
+                String::new()
+            },
+            row_count: if last { rows } else { 0 },
+            last,
+        };
+        first = false;
+        if sender.send(Ok(chunk)).await.is_err() || last {
+            // Done, or the caller went away.
+            return Ok(());
+        }
+    }
+}
+
+fn format_error(source: FormatError) -> Error {
+    Error::Archive(archive::ArchiveError::Format {
+        path: "export".into(),
+        source,
+    })
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {

@@ -1,6 +1,7 @@
 //! `AnalyticsService` over gRPC: each handler checks the caller (operators and services),
 //! converts the request in [`convert`], asks [`crate::store::kpis`] and shapes the answer.
-//! [`export`] writes the order archive as CSV or JSON Lines.
+//! [`export`] writes the orders as CSV, JSON Lines or Parquet. Questions with
+//! `include_archive` add the archived orders through [`crate::archive::figures`].
 
 pub mod convert;
 pub mod export;
@@ -16,9 +17,12 @@ use runtime::grpc::FieldViolations;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
+use crate::archive::{self, figures};
 use crate::config::Config;
 use crate::domain::{self, MAX_BUCKETS_ERROR, Nps, Range, Stage};
 use crate::error::Error;
+use crate::store;
+use crate::store::archive::ArchivedOrder;
 use crate::store::kpis::{self, CycleFilter, SalesFilter};
 
 /// The generated server's boxed response stream.
@@ -38,6 +42,11 @@ fn authorize<T>(request: &Request<T>) -> Result<(), Status> {
 }
 
 impl AnalyticsApi {
+    /// The archived orders placed in `range`.
+    async fn archived(&self, range: &Range) -> Result<Vec<ArchivedOrder>, Error> {
+        Ok(archive::load(&self.pool, &self.config.archive_dir, range).await?)
+    }
+
     async fn check_time_zone(&self, tz: &str, v: &mut FieldViolations) -> Result<String, Error> {
         if tz.is_empty() {
             return Ok("UTC".to_owned());
@@ -74,7 +83,15 @@ impl AnalyticsApi {
         }
         let start = match asked.start {
             Some(start) => Some(start),
-            None => kpis::earliest_order(&self.pool).await?,
+            None => {
+                let hot = kpis::earliest_order(&self.pool).await?;
+                let archived = if req.include_archive {
+                    store::archive::earliest(&self.pool).await?
+                } else {
+                    None
+                };
+                hot.into_iter().chain(archived).min()
+            }
         };
         let empty = GetSalesTrendsResponse {
             currency_code: currency.clone(),
@@ -94,7 +111,20 @@ impl AnalyticsApi {
             channel,
             sku: &req.sku,
         };
-        let rows = kpis::sales_trend(&self.pool, &range, granularity, &tz, &filter).await?;
+        let mut rows = kpis::sales_trend(&self.pool, &range, granularity, &tz, &filter).await?;
+        if req.include_archive {
+            let parts: Vec<kpis::SalesRow> = self
+                .archived(&range)
+                .await?
+                .iter()
+                .filter_map(|o| figures::sales_part(o, &filter))
+                .collect();
+            let times: Vec<_> = parts.iter().filter_map(|p| p.bucket_start).collect();
+            let buckets = kpis::bucket_starts(&self.pool, granularity, &tz, &times).await?;
+            for (bucket, part) in buckets.into_iter().zip(&parts) {
+                figures::add_to_bucket(&mut rows, bucket, part);
+            }
+        }
         let mut total = kpis::SalesRow {
             bucket_start: Some(range.start),
             ..Default::default()
@@ -138,7 +168,10 @@ impl AnalyticsApi {
             &mut v,
         );
         let range = valid(v, asked.or_epoch())?;
-        let rows = kpis::channel_mix(&self.pool, &range, &currency).await?;
+        let mut rows = kpis::channel_mix(&self.pool, &range, &currency).await?;
+        if req.include_archive {
+            figures::add_channel_mix(&mut rows, &self.archived(&range).await?, &currency);
+        }
         let orders: i64 = rows.iter().map(|r| r.order_count).sum();
         let revenue: i64 = rows.iter().map(|r| r.revenue_minor).sum();
         Ok(GetChannelMixResponse {
@@ -409,6 +442,35 @@ impl AnalyticsApi {
                 .collect(),
         })
     }
+
+    pub async fn customer_cohorts(
+        &self,
+        req: &GetCustomerCohortsRequest,
+    ) -> Result<GetCustomerCohortsResponse, Error> {
+        let mut v = FieldViolations::new();
+        let asked = convert::range("range", req.range.as_ref(), self.clock.now(), &mut v);
+        let range = valid(v, asked.or_epoch())?;
+        let last_month = domain::month_index(range.end - chrono::Duration::microseconds(1));
+        let mut cohorts: Vec<CustomerCohort> = Vec::new();
+        for row in kpis::customer_cohorts(&self.pool, &range).await? {
+            if row.offset < 0 {
+                let months = last_month - domain::month_index(row.month_start) + 1;
+                cohorts.push(CustomerCohort {
+                    month_start: convert::timestamp(row.month_start),
+                    customers: row.customers,
+                    repeat_customers: row.repeat_customers,
+                    repeat_rate: domain::ratio(row.repeat_customers, row.customers),
+                    ordered_again: vec![0; usize::try_from(months).unwrap_or(0)],
+                });
+            } else if let Some(slot) = cohorts
+                .last_mut()
+                .and_then(|c| c.ordered_again.get_mut(usize::try_from(row.offset).ok()?))
+            {
+                *slot = row.customers;
+            }
+        }
+        Ok(GetCustomerCohortsResponse { cohorts })
+    }
 }
 
 /// A channel number (as text) by its protobuf value name.
@@ -502,6 +564,16 @@ impl AnalyticsService for AnalyticsApi {
         authorize(&request)?;
         Ok(Response::new(
             self.sales_breakdown(request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_customer_cohorts(
+        &self,
+        request: Request<GetCustomerCohortsRequest>,
+    ) -> Result<Response<GetCustomerCohortsResponse>, Status> {
+        authorize(&request)?;
+        Ok(Response::new(
+            self.customer_cohorts(request.get_ref()).await?,
         ))
     }
 

@@ -174,6 +174,7 @@ pub async fn build(api: &AnalyticsApi, query: Option<&str>) -> Result<Report, Re
         .channel_mix(&GetChannelMixRequest {
             range: tr,
             currency_code: currency.clone(),
+            ..Default::default()
         })
         .await?;
     let trend = api

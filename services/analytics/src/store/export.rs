@@ -1,4 +1,4 @@
-//! The order archive as rows for `ExportOrders`: one row per order, paged by (placed_at,
+//! The hot orders as rows for `ExportOrders`: one row per order, paged by (placed_at,
 //! order_id) so a long export never holds a transaction or loads the range at once.
 
 use chrono::{DateTime, Utc};
@@ -38,6 +38,28 @@ pub struct ExportFilter {
     pub channel: i32,
 }
 
+/// The select list of an [`OrderRow`] from `order_facts f` (the archiver reads the same).
+///
+/// The return status is the one orders reported at completion, else what the returns seen so
+/// far say (OrderReturnStatus: 1 none, 2 requested, 3 in progress, 4 partially returned,
+/// 6 exchanged, 7 rejected).
+pub const ORDER_ROW: &str = "f.order_id, f.order_number, f.status, f.channel, f.fulfillment_mode, f.customer_id,
+     f.currency_code, f.total_minor, f.line_count, f.units, f.payment_method, f.placed_at,
+     f.confirmed_at, f.delivered_at, f.completed_at, f.cancelled_at, f.cancel_reason,
+     CASE WHEN f.return_status <> 0 THEN f.return_status
+          WHEN NOT EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id) THEN 1
+          WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id AND r.outcome = 2) THEN 6
+          WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id AND r.outcome = 1) THEN 4
+          WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id
+              AND r.approved_at IS NOT NULL AND r.closed_at IS NULL) THEN 3
+          WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id
+              AND r.rejected_at IS NULL AND r.closed_at IS NULL) THEN 2
+          WHEN NOT EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id
+              AND r.rejected_at IS NULL) THEN 7
+          ELSE 1 END AS return_status,
+     (SELECT COALESCE(sum(m.amount_minor), 0) FROM money_moves m
+         WHERE m.order_id = f.order_id AND m.kind = 'refunded')::bigint AS refunded_minor";
+
 /// Up to `limit` orders placed in the range after `after`, oldest first.
 pub async fn page(
     pool: &PgPool,
@@ -47,34 +69,16 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<OrderRow>, sqlx::Error> {
     let (after_time, after_id) = after.unzip();
-    // The return status orders reported at completion, else what the returns seen so far say
-    // (OrderReturnStatus: 1 none, 2 requested, 3 in progress, 4 partially returned,
-    // 6 exchanged, 7 rejected).
-    sqlx::query_as(
-        "SELECT f.order_id, f.order_number, f.status, f.channel, f.fulfillment_mode, f.customer_id,
-             f.currency_code, f.total_minor, f.line_count, f.units, f.payment_method, f.placed_at,
-             f.confirmed_at, f.delivered_at, f.completed_at, f.cancelled_at, f.cancel_reason,
-             CASE WHEN f.return_status <> 0 THEN f.return_status
-                  WHEN NOT EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id) THEN 1
-                  WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id AND r.outcome = 2) THEN 6
-                  WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id AND r.outcome = 1) THEN 4
-                  WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id
-                      AND r.approved_at IS NOT NULL AND r.closed_at IS NULL) THEN 3
-                  WHEN EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id
-                      AND r.rejected_at IS NULL AND r.closed_at IS NULL) THEN 2
-                  WHEN NOT EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id
-                      AND r.rejected_at IS NULL) THEN 7
-                  ELSE 1 END AS return_status,
-             (SELECT COALESCE(sum(m.amount_minor), 0) FROM money_moves m
-                 WHERE m.order_id = f.order_id AND m.kind = 'refunded')::bigint AS refunded_minor
+    sqlx::query_as(&format!(
+        "SELECT {ORDER_ROW}
          FROM order_facts f
          WHERE f.placed_at >= $1 AND f.placed_at < $2
            AND (cardinality($3::int4[]) = 0 OR f.status = ANY($3))
            AND ($4 = 0 OR f.channel = $4)
            AND ($5::timestamptz IS NULL OR (f.placed_at, f.order_id) > ($5, $6))
          ORDER BY f.placed_at, f.order_id
-         LIMIT $7",
-    )
+         LIMIT $7"
+    ))
     .bind(range.start)
     .bind(range.end)
     .bind(&filter.statuses)

@@ -101,6 +101,26 @@ pub async fn sales_trend(
     .await
 }
 
+/// The start of the bucket of `granularity` in `time_zone` holding each of `times`, in order
+/// (the buckets [`sales_trend`] uses, for orders read from elsewhere).
+pub async fn bucket_starts(
+    pool: &PgPool,
+    granularity: Granularity,
+    time_zone: &str,
+    times: &[DateTime<Utc>],
+) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT date_trunc($1, u.t AT TIME ZONE $2) AT TIME ZONE $2
+         FROM unnest($3::timestamptz[]) WITH ORDINALITY AS u(t, i)
+         ORDER BY u.i",
+    )
+    .bind(granularity.as_pg())
+    .bind(time_zone)
+    .bind(times)
+    .fetch_all(pool)
+    .await
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChannelRow {
     pub channel: i32,
@@ -725,4 +745,53 @@ pub async fn funnel(pool: &PgPool, range: &Range) -> Result<[i64; 6], sqlx::Erro
     .fetch_one(pool)
     .await?;
     Ok([row.0, row.1, row.2, row.3, row.4, row.5])
+}
+
+/// One figure of a customer cohort: `offset` -1 is the cohort itself (`customers` acquired,
+/// `repeat_customers` with another order); `offset` k ≥ 0 counts the cohort's customers who
+/// ordered again k months after the cohort month.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CohortRow {
+    pub month_start: DateTime<Utc>,
+    pub offset: i32,
+    pub customers: i64,
+    pub repeat_customers: i64,
+}
+
+/// Customers by the UTC month of their first order (placed in the range), and their later
+/// orders up to the range end by month.
+pub async fn customer_cohorts(pool: &PgPool, range: &Range) -> Result<Vec<CohortRow>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH firsts AS (
+             SELECT customer_id, min(placed_at) AS first_at, count(*) AS orders
+             FROM order_facts
+             WHERE customer_id <> '' AND placed_at < $2
+             GROUP BY customer_id
+         ),
+         cohort AS (
+             SELECT customer_id, first_at, orders,
+                 date_trunc('month', first_at AT TIME ZONE 'UTC') AS month
+             FROM firsts
+             WHERE first_at >= $1
+         )
+         SELECT month AT TIME ZONE 'UTC' AS month_start, -1 AS offset,
+             count(*) AS customers, count(*) FILTER (WHERE orders > 1) AS repeat_customers
+         FROM cohort
+         GROUP BY month
+         UNION ALL
+         SELECT c.month AT TIME ZONE 'UTC',
+             ((extract(year FROM m.month) - extract(year FROM c.month)) * 12
+                 + extract(month FROM m.month) - extract(month FROM c.month))::int,
+             count(DISTINCT o.customer_id), 0
+         FROM cohort c
+         JOIN order_facts o ON o.customer_id = c.customer_id
+             AND o.placed_at > c.first_at AND o.placed_at < $2
+         CROSS JOIN LATERAL (SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC') AS month) m
+         GROUP BY 1, 2
+         ORDER BY 1, 2",
+    )
+    .bind(range.start)
+    .bind(range.end)
+    .fetch_all(pool)
+    .await
 }

@@ -1,7 +1,9 @@
-//! All of analytics' SQL: the kept events ([`raw`]), the read models' writes ([`facts`]) and
-//! the questions asked of them ([`kpis`], [`export`]). Functions take a connection (or the
-//! pool for read-only questions) so writes run inside the caller's transaction.
+//! All of analytics' SQL: the kept events ([`raw`]), the read models' writes ([`facts`]), the
+//! questions asked of them ([`kpis`], [`export`]) and the archive's manifest ([`archive`]).
+//! Functions take a connection (or the pool for read-only questions) so writes run inside the
+//! caller's transaction.
 
+pub mod archive;
 pub mod export;
 pub mod facts;
 pub mod kpis;

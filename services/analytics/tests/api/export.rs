@@ -77,6 +77,7 @@ async fn orders_export_as_csv_in_chunks_and_as_json_lines() {
             format: ExportFormat::JsonLines as i32,
             statuses: vec![OrderStatus::Cancelled as i32],
             channel: Channel::Web as i32,
+            ..Default::default()
         },
     )
     .await;

@@ -7,6 +7,8 @@
 mod helpers;
 mod scenario;
 
+mod archive;
+mod cohorts;
 mod duplicates;
 mod export;
 mod kpis;

@@ -42,7 +42,7 @@ pub fn eur(amount_minor: i64) -> Option<Money> {
     })
 }
 
-fn line(id: &str, sku: &str, quantity: i32, unit: i64) -> OrderLine {
+pub fn line(id: &str, sku: &str, quantity: i32, unit: i64) -> OrderLine {
     OrderLine {
         line_id: id.into(),
         sku: sku.into(),
