@@ -274,6 +274,76 @@ mod tests {
         );
     }
 
+    const RS256_KEY: &[u8] = include_bytes!("../testdata/jwt-rs256.key");
+    const RS256_PUB: &[u8] = include_bytes!("../testdata/jwt-rs256.pub");
+
+    fn rs256_auth(issuer: Option<&str>, audience: Option<&str>) -> Authenticator {
+        Authenticator::new(&AuthSettings::Jwt(JwtSettings {
+            key: JwtKey::RsaPem(RS256_PUB.to_vec()),
+            issuer: issuer.map(str::to_owned),
+            audience: audience.map(str::to_owned),
+        }))
+        .unwrap()
+    }
+
+    fn signed(header: Header, key: &EncodingKey, claims: serde_json::Value) -> String {
+        format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&header, &claims, key).unwrap()
+        )
+    }
+
+    fn claims(iss: &str, aud: &str) -> serde_json::Value {
+        serde_json::json!({
+            "sub": "svc-fulfillment",
+            "roles": ["service"],
+            "iss": iss,
+            "aud": aud,
+            "exp": chrono::Utc::now().timestamp() + 60,
+        })
+    }
+
+    #[test]
+    fn rs256_tokens_are_checked_for_issuer_and_audience() {
+        let key = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
+        let rs = || Header::new(jsonwebtoken::Algorithm::RS256);
+        let auth = rs256_auth(Some("https://id.ordercycle.example"), Some("ordercycle"));
+        let good = signed(
+            rs(),
+            &key,
+            claims("https://id.ordercycle.example", "ordercycle"),
+        );
+        let actor = auth.authenticate(Some(&good)).unwrap();
+        assert_eq!(actor.id, "svc-fulfillment");
+        assert!(actor.has(Role::Service));
+        for bad in [
+            claims("https://evil.example", "ordercycle"),
+            claims("https://id.ordercycle.example", "someone-else"),
+        ] {
+            let err = auth
+                .authenticate(Some(&signed(rs(), &key, bad)))
+                .unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        }
+    }
+
+    #[test]
+    fn an_hs256_token_keyed_with_the_public_key_is_refused() {
+        // Algorithm confusion: the attacker knows the public key and signs HS256 with it.
+        let forged = signed(
+            Header::new(jsonwebtoken::Algorithm::HS256),
+            &EncodingKey::from_secret(RS256_PUB),
+            claims("i", "a"),
+        );
+        let err = rs256_auth(None, None)
+            .authenticate(Some(&forged))
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        // And a token with no signature at all.
+        let unsigned = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiZXhwIjo5OTk5OTk5OTk5fQ.";
+        assert!(rs256_auth(None, None).authenticate(Some(unsigned)).is_err());
+    }
+
     #[test]
     fn auth_off_makes_every_caller_the_dev_operator() {
         let actor = Authenticator::new(&AuthSettings::Off)
