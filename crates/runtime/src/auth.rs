@@ -286,10 +286,10 @@ mod tests {
         .unwrap()
     }
 
-    fn signed(header: Header, key: &EncodingKey, claims: serde_json::Value) -> String {
+    fn signed(header: &Header, key: &EncodingKey, claims: &serde_json::Value) -> String {
         format!(
             "Bearer {}",
-            jsonwebtoken::encode(&header, &claims, key).unwrap()
+            jsonwebtoken::encode(header, claims, key).unwrap()
         )
     }
 
@@ -321,7 +321,7 @@ mod tests {
             claims("https://id.ordercycle.example", "someone-else"),
         ] {
             let err = auth
-                .authenticate(Some(&signed(rs(), &key, bad)))
+                .authenticate(Some(&signed(&rs(), &key, &bad)))
                 .unwrap_err();
             assert_eq!(err.code(), tonic::Code::Unauthenticated);
         }
@@ -331,9 +331,9 @@ mod tests {
     fn an_hs256_token_keyed_with_the_public_key_is_refused() {
         // Algorithm confusion: the attacker knows the public key and signs HS256 with it.
         let forged = signed(
-            Header::new(jsonwebtoken::Algorithm::HS256),
+            &Header::new(jsonwebtoken::Algorithm::HS256),
             &EncodingKey::from_secret(RS256_PUB),
-            claims("i", "a"),
+            &claims("i", "a"),
         );
         let err = rs256_auth(None, None)
             .authenticate(Some(&forged))
