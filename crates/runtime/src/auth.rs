@@ -309,9 +309,9 @@ mod tests {
         let rs = || Header::new(jsonwebtoken::Algorithm::RS256);
         let auth = rs256_auth(Some("https://id.ordercycle.example"), Some("ordercycle"));
         let good = signed(
-            rs(),
+            &rs(),
             &key,
-            claims("https://id.ordercycle.example", "ordercycle"),
+            &claims("https://id.ordercycle.example", "ordercycle"),
         );
         let actor = auth.authenticate(Some(&good)).unwrap();
         assert_eq!(actor.id, "svc-fulfillment");
