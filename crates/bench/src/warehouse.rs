@@ -21,7 +21,7 @@ use contracts::common::{Dimensions, FulfillmentMode};
 use contracts::fulfillment::fulfillment_service_client::FulfillmentServiceClient;
 use contracts::fulfillment::{
     ConfirmPickRequest, CreatePickWaveRequest, Fulfillment, FulfillmentStatus, HandOverRequest,
-    ListFulfillmentsRequest, PackParcelRequest, ParcelLine, PickedLine,
+    ListFulfillmentsRequest, PackParcelRequest, ParcelLine,
 };
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
@@ -300,31 +300,6 @@ async fn wave(
     stats
 }
 
-/// Every allocated bin with its units; a line without allocations is picked as listed.
-fn picked_lines(f: &Fulfillment) -> Vec<PickedLine> {
-    f.lines
-        .iter()
-        .flat_map(|line| {
-            if line.bins.is_empty() {
-                vec![PickedLine {
-                    line_id: line.line_id.clone(),
-                    bin: String::new(),
-                    quantity: line.quantity,
-                }]
-            } else {
-                line.bins
-                    .iter()
-                    .map(|b| PickedLine {
-                        line_id: line.line_id.clone(),
-                        bin: b.bin.clone(),
-                        quantity: b.quantity,
-                    })
-                    .collect()
-            }
-        })
-        .collect()
-}
-
 /// One parcel with every line; weighed as the catalog says plus the packaging.
 fn parcel_request(run_id: &str, f: &Fulfillment) -> PackParcelRequest {
     let units: i32 = f.lines.iter().map(|l| l.quantity).sum();
@@ -367,7 +342,7 @@ async fn work(
         let Some(f) = next else { break };
         let pick = ConfirmPickRequest {
             fulfillment_id: f.id.clone(),
-            lines: picked_lines(&f),
+            lines: f.picked_as_allocated(),
             picker_id: "bench-picker".into(),
         };
         if stats
@@ -446,7 +421,7 @@ mod tests {
 
     #[test]
     fn the_pick_takes_each_allocated_bin_and_lines_without_bins_as_listed() {
-        let picked = picked_lines(&fulfillment());
+        let picked = fulfillment().picked_as_allocated();
         let got: Vec<(&str, &str, i32)> = picked
             .iter()
             .map(|p| (p.line_id.as_str(), p.bin.as_str(), p.quantity))

@@ -51,4 +51,5 @@ pub use ordercycle::shipping::v1 as shipping;
 /// `google.protobuf.FileDescriptorSet`, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+mod picking;
 pub mod time;

@@ -6,7 +6,7 @@ use contracts::common::{CaseResolution, Dimensions, LabelFormat, Money};
 use contracts::feedback::{CaseStatus, ListCasesRequest, ResolveCaseRequest, SupportCase};
 use contracts::fulfillment::{
     ConfirmPickRequest, CreatePickWaveRequest, Fulfillment, GetFulfillmentRequest, HandOverRequest,
-    PackParcelRequest, ParcelLine, ParcelStatus, PickedLine, PrintLabelRequest,
+    PackParcelRequest, ParcelLine, ParcelStatus, PrintLabelRequest,
 };
 use contracts::inventory::{
     GetAvailabilityRequest, GetItemRequest, ListLowStockRequest, ReceiveStockRequest,
@@ -285,28 +285,7 @@ pub async fn fulfil(c: &Clients, out: &Out, cmd: FulfilCmd) -> anyhow::Result<()
             by,
         } => {
             let f = fulfillment(c, &id).await?;
-            let lines = f
-                .lines
-                .iter()
-                .flat_map(|l| {
-                    if l.bins.is_empty() {
-                        vec![PickedLine {
-                            line_id: l.line_id.clone(),
-                            bin: String::new(),
-                            quantity: l.quantity,
-                        }]
-                    } else {
-                        l.bins
-                            .iter()
-                            .map(|b| PickedLine {
-                                line_id: l.line_id.clone(),
-                                bin: b.bin.clone(),
-                                quantity: b.quantity,
-                            })
-                            .collect()
-                    }
-                })
-                .collect();
+            let lines = f.picked_as_allocated();
             let f = fc
                 .confirm_pick(ConfirmPickRequest {
                     fulfillment_id: id,

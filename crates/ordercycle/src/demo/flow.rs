@@ -10,7 +10,7 @@ use contracts::common::{
 use contracts::fulfillment::{
     ConfirmPickRequest, ConfirmPickupRequest, CreatePickWaveRequest, Fulfillment,
     FulfillmentStatus, GetFulfillmentRequest, HandOverRequest, ListFulfillmentsRequest,
-    MarkReadyForPickupRequest, PackParcelRequest, ParcelLine, PickedLine, PrintLabelRequest,
+    MarkReadyForPickupRequest, PackParcelRequest, ParcelLine, PrintLabelRequest,
 };
 use contracts::orders::{
     ConfirmReceiptRequest, GetOrderRequest, NewOrderLine, Order, OrderStatus, PaymentInstruction,
@@ -285,28 +285,7 @@ impl Flow {
             .await
             .rpc("fulfillment CreatePickWave")?;
         }
-        let picked: Vec<PickedLine> = f
-            .lines
-            .iter()
-            .flat_map(|line| {
-                if line.bins.is_empty() {
-                    vec![PickedLine {
-                        line_id: line.line_id.clone(),
-                        bin: String::new(),
-                        quantity: line.quantity,
-                    }]
-                } else {
-                    line.bins
-                        .iter()
-                        .map(|b| PickedLine {
-                            line_id: line.line_id.clone(),
-                            bin: b.bin.clone(),
-                            quantity: b.quantity,
-                        })
-                        .collect()
-                }
-            })
-            .collect();
+        let picked = f.picked_as_allocated();
         c.confirm_pick(ConfirmPickRequest {
             fulfillment_id: f.id.clone(),
             lines: picked,
