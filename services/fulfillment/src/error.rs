@@ -33,9 +33,21 @@ impl From<Error> for Status {
             Error::InvalidArgument(v) => v.into_status(),
             Error::FailedPrecondition(msg) => Status::failed_precondition(msg),
             Error::AlreadyExists(msg) => Status::already_exists(msg),
-            Error::Shipping(status) if status.code() == tonic::Code::InvalidArgument => {
+            // Shipping answered and said no: retrying the same request cannot help.
+            Error::Shipping(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::InvalidArgument
+                        | tonic::Code::FailedPrecondition
+                        | tonic::Code::AlreadyExists
+                        | tonic::Code::NotFound
+                        | tonic::Code::PermissionDenied
+                        | tonic::Code::Unauthenticated
+                ) =>
+            {
                 Status::failed_precondition(format!(
-                    "shipping refused the parcel: {}",
+                    "shipping refused the parcel ({:?}): {}",
+                    status.code(),
                     status.message()
                 ))
             }

@@ -29,7 +29,14 @@ pub(crate) struct Processes {
     children: Vec<(&'static str, Child)>,
     /// When set, every process's stdout and stderr lines are kept here instead of discarded.
     output: Option<Arc<Mutex<String>>>,
+    /// This test's turn: one set of processes at a time (see [`TURNS`]).
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Up to eight processes per test, each with its pools, consumers and timers: two such tests at
+/// once on two cores starve each other (a service then takes over a minute to start) and
+/// crowd PostgreSQL's connection limit, so the tests that run processes take turns.
+static TURNS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// More environment for one service's first process only (e.g. an armed fail point).
 pub(crate) type FirstRun = Option<(&'static str, Vec<(&'static str, String)>)>;
@@ -87,6 +94,7 @@ impl Processes {
         env: TestEnv,
         extra_env: Vec<(&'static str, String)>,
     ) -> Self {
+        let turn = TURNS.lock().await;
         let mut services = Vec::new();
         for def in ALL.iter().filter(|d| names.contains(&d.name)) {
             let database = env.database(def).await;
@@ -103,6 +111,7 @@ impl Processes {
             services,
             children: Vec::new(),
             output: None,
+            _turn: turn,
         }
     }
 

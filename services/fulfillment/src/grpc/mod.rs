@@ -60,6 +60,18 @@ fn required(v: &mut FieldViolations, field: &str, value: &str) {
     v.check(!value.trim().is_empty(), field, "is required");
 }
 
+/// The parcel id a PackParcel request gets: derived from its request id, so a retry after a
+/// failure between shipping's answer and our commit (shipping crashed or the answer was lost)
+/// asks shipping for the very same parcel, which its idempotency then answers with the first
+/// shipment instead of refusing a different request under the same id.
+fn parcel_id_for(request_id: &str) -> Uuid {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(format!("ordercycle.fulfillment.parcel:{request_id}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 impl FulfillmentApi {
     pub fn new(
         pool: sqlx::PgPool,
@@ -203,7 +215,7 @@ impl FulfillmentApi {
                 request_id: format!("parcel:{}", r.request_id),
                 order_id: f.order_id.to_string(),
                 fulfillment_id: f.id.to_string(),
-                parcel_id: Uuid::now_v7().to_string(),
+                parcel_id: parcel_id_for(&r.request_id).to_string(),
                 warehouse_id: f.warehouse_id.clone(),
                 ship_from: Some(ship_from),
                 ship_to,
