@@ -71,10 +71,6 @@ impl From<Error> for Status {
             Error::AlreadyExists(msg) => Status::already_exists(msg),
             Error::FailedPrecondition(msg) => Status::failed_precondition(msg),
             Error::PermissionDenied(msg) => Status::permission_denied(msg),
-            // Transparent, so the sqlx error itself is not in the chain `internal` walks.
-            Error::Store(StoreError::Db(err)) => {
-                runtime::grpc::internal("the feedback store failed", &err)
-            }
             Error::Store(err) => runtime::grpc::internal("the feedback store failed", &err),
         }
     }

@@ -47,10 +47,6 @@ impl From<Error> for Status {
             Error::InvalidArgument(violations) => violations.into_status(),
             Error::AlreadyExists(msg) => Status::already_exists(msg),
             Error::FailedPrecondition(msg) => Status::failed_precondition(msg),
-            // Transparent, so the sqlx error itself is not in the chain `internal` walks.
-            Error::Store(StoreError::Db(err)) => {
-                runtime::grpc::internal("the shipment store failed", &err)
-            }
             Error::Store(err) => runtime::grpc::internal("the shipment store failed", &err),
         }
     }
