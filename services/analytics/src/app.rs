@@ -1,5 +1,6 @@
 //! Wires analytics into its host: the consumers of every fact (one durable consumer per
-//! subject, all recording through [`crate::events::Record`]), the periodic archiver, the gRPC
+//! subject, all recording through [`crate::events::Record`]), the periodic archiver, the rollup
+//! refresher, the gRPC
 //! API and the report routes on the admin HTTP server.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::archive::Archiver;
 use crate::config::Config;
 use crate::events::{self, Record};
 use crate::grpc::AnalyticsApi;
+use crate::refresher::{self, RollupMetrics};
 
 /// Builds the service with its configuration from `OC_ANALYTICS_…` variables.
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
@@ -36,6 +38,11 @@ pub async fn build_with(host: &mut Host, config: Config) -> Result<(), BoxError>
         };
         host.spawn("order-archiver", move |token| archiver.run_every(token));
     }
+    let metrics = RollupMetrics::register(host.registry());
+    let (pool, every) = (host.pool().clone(), config.rollup_refresh_every);
+    host.spawn("rollup-refresher", move |token| {
+        refresher::run(pool, every, metrics, token)
+    });
     let api = AnalyticsApi {
         pool: host.pool().clone(),
         clock: host.clock().clone(),

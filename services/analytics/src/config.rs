@@ -21,6 +21,8 @@ pub struct Config {
     pub archive_after: chrono::Duration,
     /// `None`: no periodic run.
     pub archive_every: Option<chrono::Duration>,
+    /// How often the rollups' stale buckets are recomputed.
+    pub rollup_refresh_every: std::time::Duration,
 }
 
 impl Default for Config {
@@ -32,6 +34,7 @@ impl Default for Config {
             archive_dir: ".ordercycle/archive".into(),
             archive_after: chrono::Duration::days(365),
             archive_every: Some(chrono::Duration::hours(24)),
+            rollup_refresh_every: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -64,6 +67,15 @@ impl Config {
             });
         }
         let every_hours: i64 = parse(env, "OC_ANALYTICS_ARCHIVE_EVERY_HOURS", 24)?;
+        let refresh_ms: i64 = parse(env, "OC_ANALYTICS_ROLLUP_REFRESH_MS", 2_000)?;
+        let rollup_refresh_every = u64::try_from(refresh_ms)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis)
+            .ok_or_else(|| ConfigError {
+                var: "OC_ANALYTICS_ROLLUP_REFRESH_MS".into(),
+                reason: "must be at least 1".into(),
+            })?;
         Ok(Self {
             reporting_currency,
             report_range: chrono::Duration::days(days),
@@ -73,6 +85,7 @@ impl Config {
                 .map_or(d.archive_dir, |dir| dir.trim().into()),
             archive_after: chrono::Duration::days(after_days),
             archive_every: (every_hours > 0).then(|| chrono::Duration::hours(every_hours)),
+            rollup_refresh_every,
         })
     }
 }

@@ -12,7 +12,8 @@
 //! files, which questions and exports read again when asked to include the archive.
 //!
 //! Questions come in through [`grpc`] (`AnalyticsService`), are validated into [`domain`] values
-//! (ranges, buckets, rates) and answered by the SQL in [`store`]. [`report`] renders an HTML
+//! (ranges, buckets, rates) and answered by the SQL in [`store`], which reads pre-aggregated
+//! hourly and daily rollups ([`store::rollup`]) kept up by the [`refresher`]. [`report`] renders an HTML
 //! page and an SVG chart from the same queries on the admin HTTP server (`/report.html`,
 //! `/report.svg`). [`app`] wires it all; [`config`] lists the `OC_ANALYTICS_…` settings.
 
@@ -23,6 +24,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod refresher;
 pub mod report;
 pub mod store;
 

@@ -17,12 +17,19 @@ pub struct RebuildReport {
 
 const PAGE: i64 = 1_000;
 
-/// Empties every read model and replays every kept event in time order, in one transaction:
-/// readers see the old figures until it commits, and consumers applying new events meanwhile
-/// wait on the emptied tables' locks, then apply on top of the rebuilt state.
+/// Empties every read model and rollup and replays every kept event in time order, in one
+/// transaction: readers see the old figures until it commits, and consumers applying new events
+/// meanwhile wait on the emptied tables' locks, then apply on top of the rebuilt state. The
+/// replay marks every hour it touches stale, so the rollups are recomputed by the refresher
+/// (and answered from the facts until then).
 pub async fn rebuild(pool: &PgPool) -> Result<RebuildReport, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(&format!("TRUNCATE {}", store::READ_MODELS.join(", ")))
+    let tables: Vec<&str> = store::READ_MODELS
+        .iter()
+        .chain(&store::rollup::TABLES)
+        .copied()
+        .collect();
+    sqlx::query(&format!("TRUNCATE {}", tables.join(", ")))
         .execute(&mut *tx)
         .await?;
     let mut report = RebuildReport::default();

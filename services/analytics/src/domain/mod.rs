@@ -5,7 +5,7 @@ pub mod query;
 pub mod stats;
 
 pub use query::{Dimension, Granularity, MAX_BUCKETS, MAX_BUCKETS_ERROR, Range, Stage};
-pub use stats::{Nps, average_floor, month_index, ratio};
+pub use stats::{Histogram, Nps, average_floor, month_index, ratio};
 
 /// An ISO 4217 alphabetic code: three upper-case ASCII letters.
 pub fn is_currency_code(code: &str) -> bool {

@@ -1,13 +1,23 @@
 //! The questions: each function answers one family of KPIs over the read models for a time
 //! range. Durations come back in seconds (`f64`, microsecond precision), money in minor units,
 //! enums as their protobuf numbers.
+//!
+//! Counts and sums come from the rollups ([`rollup`]: stored hourly or daily rows for the whole
+//! clean buckets of the range, the rest computed from the facts in the same statement).
+//! Percentiles are exact (`percentile_cont` over the facts) while a range holds at most
+//! [`EXACT_SAMPLES`] durations, and read from the rollups' histograms (within 1 %) above that.
+//! Distinct customers come from `customer_orders`, one scan of the range's orders.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::domain::{Dimension, Granularity, Range};
+use super::rollup;
+use crate::domain::{Dimension, Granularity, Histogram, Range};
+
+/// Up to this many durations in a range, percentiles are computed exactly from the facts.
+pub const EXACT_SAMPLES: i64 = 10_000;
 
 /// Whether Postgres knows the IANA time zone `name`.
 pub async fn time_zone_exists(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
@@ -56,22 +66,22 @@ pub async fn sales_trend(
     time_zone: &str,
     filter: &SalesFilter<'_>,
 ) -> Result<Vec<SalesRow>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH o AS (
-             SELECT f.order_id, f.placed_at,
-                 (f.cancelled_at IS NOT NULL OR f.rejected_at IS NOT NULL) AS cancelled,
-                 CASE WHEN $6 = '' THEN f.units ELSE (SELECT COALESCE(sum(l.quantity), 0)
-                     FROM order_lines l WHERE l.order_id = f.order_id AND l.sku = $6) END AS units,
-                 CASE WHEN $6 = '' THEN f.total_minor ELSE (SELECT COALESCE(sum(l.line_total_minor), 0)
-                     FROM order_lines l WHERE l.order_id = f.order_id AND l.sku = $6) END AS gross,
-                 (SELECT COALESCE(sum(m.amount_minor), 0) FROM money_moves m
-                     WHERE m.order_id = f.order_id AND m.kind = 'refunded'
-                       AND m.currency_code = f.currency_code) AS refunds
-             FROM order_facts f
-             WHERE f.placed_at >= $1 AND f.placed_at < $2 AND f.currency_code = $3
-               AND ($5 = 0 OR f.channel = $5)
-               AND ($6 = '' OR EXISTS (SELECT 1 FROM order_lines l
-                     WHERE l.order_id = f.order_id AND l.sku = $6))
+    let stored = rollup::aligned_to_hours(pool, time_zone, range.start, range.end).await?;
+    let (source, sku) = if filter.sku.is_empty() {
+        (rollup::SALES.source("s", stored), "$6 = ''")
+    } else {
+        (rollup::SKU_SALES.source("s", stored), "s.sku = $6")
+    };
+    sqlx::query_as(&format!(
+        "WITH {source},
+         o AS (
+             SELECT date_trunc($4, s.bucket AT TIME ZONE $7) AS local_start,
+                 sum(s.orders) AS orders, sum(s.cancelled) AS cancelled, sum(s.units) AS units,
+                 sum(s.gross_minor) AS gross, sum(s.refunds_minor) AS refunds,
+                 sum(s.kept_minor) AS kept
+             FROM s
+             WHERE s.currency_code = $3 AND ($5 = 0 OR s.channel = $5) AND {sku}
+             GROUP BY 1
          ),
          b AS (
              SELECT gs AS local_start FROM generate_series(
@@ -80,16 +90,15 @@ pub async fn sales_trend(
                  ('1 ' || $4)::interval) gs
          )
          SELECT b.local_start AT TIME ZONE $7 AS bucket_start,
-             count(o.order_id) AS order_count,
-             count(o.order_id) FILTER (WHERE o.cancelled) AS cancelled_count,
-             COALESCE(sum(o.units), 0)::bigint AS units,
-             COALESCE(sum(o.gross), 0)::bigint AS gross_minor,
-             COALESCE(sum(o.refunds), 0)::bigint AS refunds_minor,
-             COALESCE(sum(o.gross) FILTER (WHERE NOT o.cancelled), 0)::bigint AS kept_gross_minor
-         FROM b LEFT JOIN o ON date_trunc($4, o.placed_at AT TIME ZONE $7) = b.local_start
-         GROUP BY b.local_start
-         ORDER BY b.local_start",
-    )
+             COALESCE(o.orders, 0)::bigint AS order_count,
+             COALESCE(o.cancelled, 0)::bigint AS cancelled_count,
+             COALESCE(o.units, 0)::bigint AS units,
+             COALESCE(o.gross, 0)::bigint AS gross_minor,
+             COALESCE(o.refunds, 0)::bigint AS refunds_minor,
+             COALESCE(o.kept, 0)::bigint AS kept_gross_minor
+         FROM b LEFT JOIN o ON o.local_start = b.local_start
+         ORDER BY b.local_start"
+    ))
     .bind(range.start)
     .bind(range.end)
     .bind(filter.currency)
@@ -136,15 +145,16 @@ pub async fn channel_mix(
     range: &Range,
     currency: &str,
 ) -> Result<Vec<ChannelRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT channel, count(*) AS order_count, COALESCE(sum(total_minor), 0)::bigint AS revenue_minor,
-             count(*) FILTER (WHERE completed_at IS NOT NULL) AS completed_count,
-             count(*) FILTER (WHERE cancelled_at IS NOT NULL OR rejected_at IS NOT NULL) AS cancelled_count
-         FROM order_facts
-         WHERE placed_at >= $1 AND placed_at < $2 AND currency_code = $3
+    sqlx::query_as(&format!(
+        "WITH {}
+         SELECT channel, sum(orders)::bigint AS order_count,
+             sum(gross_minor)::bigint AS revenue_minor, sum(completed)::bigint AS completed_count,
+             sum(cancelled)::bigint AS cancelled_count
+         FROM s WHERE currency_code = $3
          GROUP BY channel
          ORDER BY order_count DESC, channel",
-    )
+        rollup::SALES.source("s", true)
+    ))
     .bind(range.start)
     .bind(range.end)
     .bind(currency)
@@ -171,8 +181,132 @@ pub struct CycleFilter<'a> {
     pub warehouse_id: &'a str,
 }
 
+/// Statistics of one series of durations, in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationStats {
+    pub samples: i64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+impl DurationStats {
+    fn of(h: &Histogram) -> Option<Self> {
+        Some(Self {
+            samples: h.samples(),
+            mean: h.mean()?,
+            p50: h.quantile(0.5)?,
+            p90: h.quantile(0.9)?,
+            p95: h.quantile(0.95)?,
+            max: h.max()?,
+        })
+    }
+}
+
+/// Durations of [`rollup::DURATIONS`] in the range, by (series, key) and by series alone (key
+/// `None`). `filter` narrows the rows (`d.series`, `d.channel`, `d.dim`; `$3` is `param`), `key`
+/// is a text expression over them. From the histograms when any series holds more than
+/// [`EXACT_SAMPLES`], else exact from the facts.
+async fn durations(
+    pool: &PgPool,
+    range: &Range,
+    filter: &str,
+    key: &str,
+    param: &str,
+) -> Result<BTreeMap<(i32, Option<String>), DurationStats>, sqlx::Error> {
+    let rows: Vec<(i32, String, i32, i64, i64)> = sqlx::query_as(&format!(
+        "WITH {}
+         SELECT d.series, {key}, d.bin, sum(d.samples)::bigint, sum(d.micros)::bigint
+         FROM d WHERE {filter}
+         GROUP BY 1, 2, 3",
+        rollup::DURATIONS.source("d", true)
+    ))
+    .bind(range.start)
+    .bind(range.end)
+    .bind(param)
+    .fetch_all(pool)
+    .await?;
+    let mut histograms: BTreeMap<(i32, Option<String>), Histogram> = BTreeMap::new();
+    for (series, key, bin, samples, micros) in rows {
+        for key in [Some(key), None] {
+            histograms
+                .entry((series, key))
+                .or_default()
+                .add(bin, samples, micros);
+        }
+    }
+    if histograms.values().any(|h| h.samples() > EXACT_SAMPLES) {
+        return Ok(histograms
+            .iter()
+            .filter_map(|(k, h)| Some((k.clone(), DurationStats::of(h)?)))
+            .collect());
+    }
+    type ExactRow = (i32, Option<String>, i64, f64, f64, f64, f64, f64);
+    let rows: Vec<ExactRow> = sqlx::query_as(&format!(
+        "WITH exact_w (lo, hi) AS (SELECT $1::timestamptz, $2::timestamptz)
+         SELECT d.series, {key}, count(*),
+             avg(d.micros)::float8 / 1e6,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY d.micros) / 1e6,
+             percentile_cont(0.9) WITHIN GROUP (ORDER BY d.micros) / 1e6,
+             percentile_cont(0.95) WITHIN GROUP (ORDER BY d.micros) / 1e6,
+             max(d.micros)::float8 / 1e6
+         FROM ({}) d WHERE {filter}
+         GROUP BY GROUPING SETS ((1, 2), (1))",
+        rollup::DURATION_SAMPLES.replace("@w", "exact_w")
+    ))
+    .bind(range.start)
+    .bind(range.end)
+    .bind(param)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(series, key, samples, mean, p50, p90, p95, max)| {
+            let stats = DurationStats {
+                samples,
+                mean,
+                p50,
+                p90,
+                p95,
+                max,
+            };
+            ((series, key), stats)
+        })
+        .collect())
+}
+
 /// Duration statistics per stage, over the stages that ended in `range`.
 pub async fn cycle_times(
+    pool: &PgPool,
+    range: &Range,
+    filter: &CycleFilter<'_>,
+) -> Result<Vec<DurationRow>, sqlx::Error> {
+    let unfiltered =
+        filter.channel == 0 && filter.fulfillment_mode == 0 && filter.warehouse_id.is_empty();
+    if !unfiltered {
+        return cycle_times_filtered(pool, range, filter).await;
+    }
+    Ok(durations(pool, range, "d.series < 100", "''::text", "")
+        .await?
+        .into_iter()
+        .filter(|((_, key), _)| key.is_none())
+        .map(|((stage, _), d)| DurationRow {
+            stage,
+            sample_count: d.samples,
+            mean: d.mean,
+            p50: d.p50,
+            p90: d.p90,
+            p95: d.p95,
+            max: d.max,
+        })
+        .collect())
+}
+
+/// [`cycle_times`] of the orders of one channel, fulfilment mode or warehouse: exact, from the
+/// facts (the histograms are not kept per filter).
+async fn cycle_times_filtered(
     pool: &PgPool,
     range: &Range,
     filter: &CycleFilter<'_>,
@@ -265,102 +399,74 @@ pub async fn fulfillment_kpis(
 ) -> Result<BTreeMap<Option<String>, WarehouseKpis>, sqlx::Error> {
     let mut out: BTreeMap<Option<String>, WarehouseKpis> = BTreeMap::new();
     out.insert(None, WarehouseKpis::default());
-    let key = |warehouse: String, overall: i32| (overall == 0).then_some(warehouse);
-
-    let rows: Vec<(String, i32, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT COALESCE(warehouse_id, ''), GROUPING(warehouse_id),
-             count(*) FILTER (WHERE created_at >= $1 AND created_at < $2),
-             COALESCE(sum(units_picked) FILTER (WHERE picked_at >= $1 AND picked_at < $2), 0)::bigint,
-             COALESCE(sum(units_short) FILTER (WHERE picked_at >= $1 AND picked_at < $2), 0)::bigint,
-             count(*) FILTER (WHERE ready_at >= $1 AND ready_at < $2),
-             count(*) FILTER (WHERE picked_up_at >= $1 AND picked_up_at < $2)
-         FROM fulfillment_facts WHERE $3 = '' OR warehouse_id = $3
-         GROUP BY GROUPING SETS ((warehouse_id), ())",
-    )
+    // (warehouse, overall, then the measures of `rollup_warehouse` in its order)
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        i32,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    )> = sqlx::query_as(&format!(
+        "WITH {}
+             SELECT COALESCE(warehouse_id, ''), GROUPING(warehouse_id),
+                 COALESCE(sum(created), 0)::bigint, COALESCE(sum(units_picked), 0)::bigint,
+                 COALESCE(sum(units_short), 0)::bigint, COALESCE(sum(pickups_ready), 0)::bigint,
+                 COALESCE(sum(pickups_collected), 0)::bigint,
+                 COALESCE(sum(parcels_packed), 0)::bigint, COALESCE(sum(weight_grams), 0)::bigint,
+                 COALESCE(sum(weighed), 0)::bigint, COALESCE(sum(handed_over), 0)::bigint,
+                 COALESCE(sum(delivered), 0)::bigint, COALESCE(sum(first_attempt), 0)::bigint,
+                 COALESCE(sum(with_eta), 0)::bigint, COALESCE(sum(on_time), 0)::bigint,
+                 COALESCE(sum(failures), 0)::bigint
+             FROM wh WHERE $3 = '' OR warehouse_id = $3
+             GROUP BY GROUPING SETS ((warehouse_id), ())",
+        rollup::WAREHOUSE.source("wh", true)
+    ))
     .bind(range.start)
     .bind(range.end)
     .bind(warehouse_id)
     .fetch_all(pool)
     .await?;
-    for (warehouse, overall, created, picked, short, ready, collected) in rows {
-        let k = out.entry(key(warehouse, overall)).or_default();
-        k.fulfillments_created = created;
-        k.units_picked = picked;
-        k.units_short_picked = short;
-        k.pickups_ready = ready;
-        k.pickups_collected = collected;
+    for r in rows {
+        let key = (r.1 == 0).then_some(r.0);
+        let k = out.entry(key).or_default();
+        k.fulfillments_created = r.2;
+        k.units_picked = r.3;
+        k.units_short_picked = r.4;
+        k.pickups_ready = r.5;
+        k.pickups_collected = r.6;
+        k.parcels_packed = r.7;
+        k.average_parcel_weight_grams = if r.9 > 0 {
+            (r.8 as f64 / r.9 as f64).round() as i64
+        } else {
+            0
+        };
+        k.parcels_handed_over = r.10;
+        k.shipments_delivered = r.11;
+        k.delivered_first_attempt = r.12;
+        k.delivered_with_eta = r.13;
+        k.delivered_on_time = r.14;
+        k.delivery_failures = r.15;
     }
-
-    /// (warehouse, overall, packed, mean weight, handed over, dispatch p50, dispatch p90)
-    type ParcelRow = (String, i32, i64, Option<f64>, i64, Option<f64>, Option<f64>);
-    let rows: Vec<ParcelRow> = sqlx::query_as(
-        "SELECT COALESCE(p.warehouse_id, ''), GROUPING(p.warehouse_id),
-             count(*) FILTER (WHERE p.packed_at >= $1 AND p.packed_at < $2),
-             (avg(p.weight_grams) FILTER (WHERE p.packed_at >= $1 AND p.packed_at < $2))::float8,
-             count(*) FILTER (WHERE p.handed_over_at >= $1 AND p.handed_over_at < $2),
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM p.handed_over_at - o.confirmed_at)::float8)
-                 FILTER (WHERE p.handed_over_at >= $1 AND p.handed_over_at < $2 AND o.confirmed_at IS NOT NULL),
-             percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM p.handed_over_at - o.confirmed_at)::float8)
-                 FILTER (WHERE p.handed_over_at >= $1 AND p.handed_over_at < $2 AND o.confirmed_at IS NOT NULL)
-         FROM parcel_facts p LEFT JOIN order_facts o ON o.order_id = p.order_id
-         WHERE $3 = '' OR p.warehouse_id = $3
-         GROUP BY GROUPING SETS ((p.warehouse_id), ())",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .bind(warehouse_id)
-    .fetch_all(pool)
-    .await?;
-    for (warehouse, overall, packed, weight, handed, p50, p90) in rows {
-        let k = out.entry(key(warehouse, overall)).or_default();
-        k.parcels_packed = packed;
-        k.average_parcel_weight_grams = weight.map_or(0, |w| w.round() as i64);
-        k.parcels_handed_over = handed;
-        k.dispatch_p50 = p50;
-        k.dispatch_p90 = p90;
-    }
-
-    let rows: Vec<(String, i32, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT COALESCE(s.warehouse_id, ''), GROUPING(s.warehouse_id),
-             count(*),
-             count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM delivery_failures d
-                 WHERE d.shipment_id = s.shipment_id AND d.failed_at < s.delivered_at)),
-             count(*) FILTER (WHERE s.first_eta IS NOT NULL),
-             count(*) FILTER (WHERE s.delivered_at <= s.first_eta)
-         FROM shipment_facts s
-         WHERE s.direction = 1 AND s.delivered_at >= $1 AND s.delivered_at < $2
-           AND ($3 = '' OR s.warehouse_id = $3)
-         GROUP BY GROUPING SETS ((s.warehouse_id), ())",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .bind(warehouse_id)
-    .fetch_all(pool)
-    .await?;
-    for (warehouse, overall, delivered, first, with_eta, on_time) in rows {
-        let k = out.entry(key(warehouse, overall)).or_default();
-        k.shipments_delivered = delivered;
-        k.delivered_first_attempt = first;
-        k.delivered_with_eta = with_eta;
-        k.delivered_on_time = on_time;
-    }
-
-    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
-        "SELECT COALESCE(s.warehouse_id, ''), GROUPING(s.warehouse_id), count(*)
-         FROM delivery_failures d JOIN shipment_facts s ON s.shipment_id = d.shipment_id
-         WHERE s.direction = 1 AND d.failed_at >= $1 AND d.failed_at < $2
-           AND ($3 = '' OR s.warehouse_id = $3)
-         GROUP BY GROUPING SETS ((s.warehouse_id), ())",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .bind(warehouse_id)
-    .fetch_all(pool)
-    .await?;
-    for (warehouse, overall, failures) in rows {
-        out.entry(key(warehouse, overall))
-            .or_default()
-            .delivery_failures = failures;
+    let filter = format!(
+        "d.series = {} AND ($3 = '' OR d.dim = $3)",
+        rollup::DISPATCH_SERIES
+    );
+    for ((_, warehouse), d) in durations(pool, range, &filter, "d.dim", warehouse_id).await? {
+        let k = out.entry(warehouse).or_default();
+        k.dispatch_p50 = Some(d.p50);
+        k.dispatch_p90 = Some(d.p90);
     }
     Ok(out)
 }
@@ -415,11 +521,11 @@ pub async fn return_stats(
     .fetch_all(pool)
     .await?;
     let returned_units = by_reason.iter().map(|(_, _, units)| units).sum();
-    let delivered_units: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(sum(l.quantity), 0)::bigint FROM order_facts f
-         JOIN order_lines l ON l.order_id = f.order_id
-         WHERE f.delivered_at >= $1 AND f.delivered_at < $2 AND ($3 = '' OR l.sku = $3)",
-    )
+    let delivered_units: i64 = sqlx::query_scalar(&format!(
+        "WITH {}
+         SELECT COALESCE(sum(units), 0)::bigint FROM ds WHERE $3 = '' OR sku = $3",
+        rollup::DELIVERED_SKUS.source("ds", true)
+    ))
     .bind(range.start)
     .bind(range.end)
     .bind(sku)
@@ -431,14 +537,15 @@ pub async fn return_stats(
              JOIN return_lines l ON l.return_id = r.return_id
              WHERE $3 = '' OR l.sku = $3 GROUP BY l.sku
          ),
+         {delivered_skus},
          delivered AS (
-             SELECT l.sku, sum(l.quantity)::bigint AS units FROM order_facts f
-             JOIN order_lines l ON l.order_id = f.order_id
-             WHERE f.delivered_at >= $1 AND f.delivered_at < $2 GROUP BY l.sku
+             SELECT ds.sku, sum(ds.units)::bigint AS units FROM ds
+             WHERE ds.sku IN (SELECT sku FROM returned) GROUP BY ds.sku
          )
          SELECT returned.sku, COALESCE(delivered.units, 0), returned.units
          FROM returned LEFT JOIN delivered ON delivered.sku = returned.sku
-         ORDER BY returned.units DESC, returned.sku LIMIT $4"
+         ORDER BY returned.units DESC, returned.sku LIMIT $4",
+        delivered_skus = rollup::DELIVERED_SKUS.source("ds", true)
     ))
     .bind(range.start)
     .bind(range.end)
@@ -500,7 +607,8 @@ pub async fn feedback_stats(
                  count(*) FILTER (WHERE submitted_at >= $1 AND submitted_at < $2 AND nps >= 9),
                  count(*) FILTER (WHERE submitted_at >= $1 AND submitted_at < $2 AND nps BETWEEN 7 AND 8),
                  count(*) FILTER (WHERE submitted_at >= $1 AND submitted_at < $2 AND nps <= 6)
-             FROM survey_facts",
+             FROM survey_facts
+             WHERE (invited_at >= $1 AND invited_at < $2) OR (submitted_at >= $1 AND submitted_at < $2)",
         )
         .bind(range.start)
         .bind(range.end)
@@ -532,7 +640,8 @@ pub async fn feedback_stats(
              count(*) FILTER (WHERE resolved_at >= $1 AND resolved_at < $2),
              percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - opened_at)::float8)
                  FILTER (WHERE resolved_at >= $1 AND resolved_at < $2 AND opened_at IS NOT NULL)
-         FROM case_facts",
+         FROM case_facts
+         WHERE (opened_at >= $1 AND opened_at < $2) OR (resolved_at >= $1 AND resolved_at < $2)",
     )
     .bind(range.start)
     .bind(range.end)
@@ -597,42 +706,70 @@ pub async fn order_kpis(
     range: &Range,
     channel: i32,
 ) -> Result<(OrderKpis, Vec<(i32, i64)>, Vec<MethodRow>), sqlx::Error> {
-    const ORDERS: &str = "SELECT * FROM order_facts f
-        WHERE f.placed_at >= $1 AND f.placed_at < $2 AND ($3 = 0 OR f.channel = $3)";
-    let kpis: OrderKpis = sqlx::query_as(&format!(
-        "SELECT count(*) AS order_count,
-             count(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered_count,
-             count(*) FILTER (WHERE delivered_at IS NOT NULL AND cancelled_at IS NULL
-                 AND units_short_picked = 0 AND problem_reported_at IS NULL
-                 AND NOT EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = o.order_id)
-                 AND NOT EXISTS (SELECT 1 FROM shipment_facts s WHERE s.order_id = o.order_id
-                     AND s.direction = 1 AND s.delivered_at > s.first_eta)) AS perfect_count,
-             count(*) FILTER (WHERE cancelled_at IS NOT NULL OR rejected_at IS NOT NULL) AS cancelled_count,
-             count(*) FILTER (WHERE shortage_at IS NOT NULL) AS shortage_count,
-             count(*) FILTER (WHERE held_at IS NOT NULL) AS held_count,
-             count(*) FILTER (WHERE held_at IS NOT NULL AND decision = 'approved') AS approved_count,
-             count(*) FILTER (WHERE held_at IS NOT NULL AND decision = 'rejected') AS rejected_count,
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM decided_at - held_at)::float8)
-                 FILTER (WHERE decided_at >= held_at) AS decision_p50,
-             percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM decided_at - held_at)::float8)
-                 FILTER (WHERE decided_at >= held_at) AS decision_p90,
-             count(DISTINCT NULLIF(customer_id, '')) AS customer_count,
-             (SELECT count(*) FROM (
-                 SELECT c.customer_id FROM order_facts c
-                 WHERE c.customer_id IN (SELECT NULLIF(customer_id, '') FROM ({ORDERS}) x)
-                   AND c.placed_at < $2
-                 GROUP BY c.customer_id HAVING count(*) > 1) r) AS repeat_customer_count
-         FROM ({ORDERS}) o"
+    let (order_count, delivered, perfect, cancelled, shortage, held, approved, rejected): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(&format!(
+        "WITH {}
+         SELECT COALESCE(sum(orders), 0)::bigint, COALESCE(sum(delivered), 0)::bigint,
+             COALESCE(sum(perfect), 0)::bigint, COALESCE(sum(cancelled), 0)::bigint,
+             COALESCE(sum(shortage), 0)::bigint, COALESCE(sum(held), 0)::bigint,
+             COALESCE(sum(approved), 0)::bigint, COALESCE(sum(rejected), 0)::bigint
+         FROM s WHERE $3 = 0 OR channel = $3",
+        rollup::SALES.source("s", true)
     ))
     .bind(range.start)
     .bind(range.end)
     .bind(channel)
     .fetch_one(pool)
     .await?;
+    // A customer counts once: at their first order of the range (none before it since the
+    // start, in this channel when one is asked for); they are a repeat customer if that order
+    // had one before it, or is followed by another before the end.
+    let (customer_count, repeat_customer_count): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE seq > 1 OR next_placed_at < $2)
+         FROM customer_orders
+         WHERE placed_at >= $1 AND placed_at < $2 AND ($3 = 0 OR channel = $3)
+           AND COALESCE(CASE WHEN $3 = 0 THEN prev_placed_at ELSE prev_channel_placed_at END
+                   < $1, true)",
+    )
+    .bind(range.start)
+    .bind(range.end)
+    .bind(channel)
+    .fetch_one(pool)
+    .await?;
+    let filter = format!(
+        "d.series = {} AND ({channel} = 0 OR d.channel = {channel})",
+        rollup::DECISION_SERIES
+    );
+    let decision = durations(pool, range, &filter, "''::text", "")
+        .await?
+        .remove(&(rollup::DECISION_SERIES, None));
+    let kpis = OrderKpis {
+        order_count,
+        delivered_count: delivered,
+        perfect_count: perfect,
+        cancelled_count: cancelled,
+        shortage_count: shortage,
+        held_count: held,
+        approved_count: approved,
+        rejected_count: rejected,
+        decision_p50: decision.as_ref().map(|d| d.p50),
+        decision_p90: decision.as_ref().map(|d| d.p90),
+        customer_count,
+        repeat_customer_count,
+    };
     let reasons: Vec<(i32, i64)> = sqlx::query_as(&format!(
-        "SELECT cancel_reason, count(*) FROM ({ORDERS}) o
-         WHERE cancelled_at IS NOT NULL AND cancel_reason IS NOT NULL
-         GROUP BY cancel_reason ORDER BY 2 DESC, 1"
+        "WITH {}
+         SELECT reason, sum(orders)::bigint FROM c WHERE $3 = 0 OR channel = $3
+         GROUP BY reason ORDER BY 2 DESC, 1",
+        rollup::CANCELS.source("c", true)
     ))
     .bind(range.start)
     .bind(range.end)
@@ -640,13 +777,11 @@ pub async fn order_kpis(
     .fetch_all(pool)
     .await?;
     let methods: Vec<MethodRow> = sqlx::query_as(&format!(
-        "SELECT o.payment_method, count(*),
-             COALESCE(sum((SELECT count(*) FROM payment_facts p
-                 WHERE p.order_id = o.order_id AND p.authorized_at IS NOT NULL)), 0)::bigint,
-             COALESCE(sum((SELECT count(*) FROM payment_facts p
-                 WHERE p.order_id = o.order_id AND p.declined_at IS NOT NULL)), 0)::bigint
-         FROM ({ORDERS}) o
-         GROUP BY o.payment_method ORDER BY 2 DESC, 1"
+        "WITH {}
+         SELECT method, sum(orders)::bigint, sum(authorized)::bigint, sum(declined)::bigint
+         FROM m WHERE $3 = 0 OR channel = $3
+         GROUP BY method ORDER BY 2 DESC, 1",
+        rollup::METHODS.source("m", true)
     ))
     .bind(range.start)
     .bind(range.end)
@@ -674,38 +809,28 @@ pub async fn sales_breakdown(
     currency: &str,
     limit: i64,
 ) -> Result<Vec<BreakdownRow>, sqlx::Error> {
-    let sql = match dimension {
-        Dimension::Sku => {
-            "SELECT l.sku AS key, count(DISTINCT f.order_id) AS order_count,
-                 sum(l.quantity)::bigint AS units, sum(l.line_total_minor)::bigint AS revenue_minor,
-                 (sum(sum(l.line_total_minor)) OVER ())::bigint AS all_revenue_minor
-             FROM order_facts f JOIN order_lines l ON l.order_id = f.order_id
-             WHERE f.placed_at >= $1 AND f.placed_at < $2 AND f.currency_code = $3
-             GROUP BY l.sku ORDER BY revenue_minor DESC, key LIMIT $4"
-        }
-        Dimension::Channel => {
-            "SELECT channel::text AS key, count(*) AS order_count, sum(units)::bigint AS units,
-                     sum(total_minor)::bigint AS revenue_minor,
-                     (sum(sum(total_minor)) OVER ())::bigint AS all_revenue_minor
-                 FROM order_facts WHERE placed_at >= $1 AND placed_at < $2 AND currency_code = $3
-                 GROUP BY 1 ORDER BY revenue_minor DESC, key LIMIT $4"
-        }
-        Dimension::Country => {
-            "SELECT country_code AS key, count(*) AS order_count, sum(units)::bigint AS units,
-                     sum(total_minor)::bigint AS revenue_minor,
-                     (sum(sum(total_minor)) OVER ())::bigint AS all_revenue_minor
-                 FROM order_facts WHERE placed_at >= $1 AND placed_at < $2 AND currency_code = $3
-                 GROUP BY 1 ORDER BY revenue_minor DESC, key LIMIT $4"
-        }
-        Dimension::Region => {
-            "SELECT country_code || '/' || region AS key, count(*) AS order_count,
-                     sum(units)::bigint AS units, sum(total_minor)::bigint AS revenue_minor,
-                     (sum(sum(total_minor)) OVER ())::bigint AS all_revenue_minor
-                 FROM order_facts WHERE placed_at >= $1 AND placed_at < $2 AND currency_code = $3
-                 GROUP BY 1 ORDER BY revenue_minor DESC, key LIMIT $4"
-        }
+    let (source, key) = match dimension {
+        Dimension::Sku => (rollup::SKU_DAILY.source("s", true), "sku"),
+        Dimension::Channel => (rollup::SALES.source("s", true), "channel::text"),
+        Dimension::Country => (rollup::REGION_DAILY.source("s", true), "country_code"),
+        Dimension::Region => (
+            rollup::REGION_DAILY.source("s", true),
+            "country_code || '/' || region",
+        ),
     };
-    sqlx::query_as(sql)
+    let revenue = match dimension {
+        Dimension::Channel => "gross_minor",
+        _ => "revenue_minor",
+    };
+    let sql = format!(
+        "WITH {source}
+         SELECT {key} AS key, sum(orders)::bigint AS order_count, sum(units)::bigint AS units,
+             sum({revenue})::bigint AS revenue_minor,
+             (sum(sum({revenue})) OVER ())::bigint AS all_revenue_minor
+         FROM s WHERE currency_code = $3
+         GROUP BY 1 ORDER BY revenue_minor DESC, key LIMIT $4"
+    );
+    sqlx::query_as(&sql)
         .bind(range.start)
         .bind(range.end)
         .bind(currency)
@@ -735,11 +860,14 @@ pub async fn stock_lows(
 /// How far the orders placed in the range got: placed, confirmed, dispatched, delivered,
 /// accepted, completed.
 pub async fn funnel(pool: &PgPool, range: &Range) -> Result<[i64; 6], sqlx::Error> {
-    let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(confirmed_at), count(dispatched_at), count(delivered_at),
-             count(accepted_at), count(completed_at)
-         FROM order_facts WHERE placed_at >= $1 AND placed_at < $2",
-    )
+    let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(&format!(
+        "WITH {}
+         SELECT COALESCE(sum(orders), 0)::bigint, COALESCE(sum(confirmed), 0)::bigint,
+             COALESCE(sum(dispatched), 0)::bigint, COALESCE(sum(delivered), 0)::bigint,
+             COALESCE(sum(accepted), 0)::bigint, COALESCE(sum(completed), 0)::bigint
+         FROM s",
+        rollup::SALES.source("s", true)
+    ))
     .bind(range.start)
     .bind(range.end)
     .fetch_one(pool)
@@ -759,34 +887,29 @@ pub struct CohortRow {
 }
 
 /// Customers by the UTC month of their first order (placed in the range), and their later
-/// orders up to the range end by month.
+/// orders up to the range end by month. A later order counts its customer once in its month:
+/// when it is the customer's second order, or the previous one was in an earlier month.
 pub async fn customer_cohorts(pool: &PgPool, range: &Range) -> Result<Vec<CohortRow>, sqlx::Error> {
     sqlx::query_as(
-        "WITH firsts AS (
-             SELECT customer_id, min(placed_at) AS first_at, count(*) AS orders
-             FROM order_facts
-             WHERE customer_id <> '' AND placed_at < $2
-             GROUP BY customer_id
-         ),
-         cohort AS (
-             SELECT customer_id, first_at, orders,
-                 date_trunc('month', first_at AT TIME ZONE 'UTC') AS month
-             FROM firsts
-             WHERE first_at >= $1
+        "WITH later AS (
+             SELECT date_trunc('month', first_placed_at AT TIME ZONE 'UTC') AS cohort,
+                 date_trunc('month', placed_at AT TIME ZONE 'UTC') AS month,
+                 seq, prev_placed_at, next_placed_at, placed_at
+             FROM customer_orders
+             WHERE first_placed_at >= $1 AND first_placed_at < $2 AND placed_at < $2
          )
-         SELECT month AT TIME ZONE 'UTC' AS month_start, -1 AS offset,
-             count(*) AS customers, count(*) FILTER (WHERE orders > 1) AS repeat_customers
-         FROM cohort
-         GROUP BY month
+         SELECT cohort AT TIME ZONE 'UTC' AS month_start, -1 AS offset,
+             count(*) AS customers, count(*) FILTER (WHERE next_placed_at < $2) AS repeat_customers
+         FROM later WHERE seq = 1
+         GROUP BY cohort
          UNION ALL
-         SELECT c.month AT TIME ZONE 'UTC',
-             ((extract(year FROM m.month) - extract(year FROM c.month)) * 12
-                 + extract(month FROM m.month) - extract(month FROM c.month))::int,
-             count(DISTINCT o.customer_id), 0
-         FROM cohort c
-         JOIN order_facts o ON o.customer_id = c.customer_id
-             AND o.placed_at > c.first_at AND o.placed_at < $2
-         CROSS JOIN LATERAL (SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC') AS month) m
+         SELECT cohort AT TIME ZONE 'UTC',
+             ((extract(year FROM month) - extract(year FROM cohort)) * 12
+                 + extract(month FROM month) - extract(month FROM cohort))::int,
+             count(*), 0
+         FROM later
+         WHERE seq = 2 OR (seq > 2
+             AND date_trunc('month', prev_placed_at AT TIME ZONE 'UTC') < month)
          GROUP BY 1, 2
          ORDER BY 1, 2",
     )

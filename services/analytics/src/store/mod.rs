@@ -8,6 +8,7 @@ pub mod export;
 pub mod facts;
 pub mod kpis;
 pub mod raw;
+pub mod rollup;
 
 /// The read-model tables, emptied and refilled by a rebuild. `raw_events` is not among them.
 pub const READ_MODELS: &[&str] = &[

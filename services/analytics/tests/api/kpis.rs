@@ -382,6 +382,105 @@ async fn a_known_week_gives_known_kpis_and_a_rebuild_reproduces_them() {
     // And rebuilding twice changes nothing either.
     analytics::rebuild(&app.analytics.pool).await.unwrap();
     assert_eq!(ask(&app).await, answers);
+
+    // Read from the stored rollups rather than the facts, every answer is the same.
+    refresh_rollups(&app).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_sales")
+        .fetch_one(&app.analytics.pool)
+        .await
+        .unwrap();
+    assert!(stored > 0);
+    assert_eq!(ask(&app).await, answers);
+}
+
+/// Recomputes every stale rollup bucket (waiting out the service's own refresher).
+async fn refresh_rollups(app: &TestApp) {
+    let pool = &app.analytics.pool;
+    for _ in 0..100 {
+        analytics::store::rollup::refresh_all(pool).await.unwrap();
+        let stale: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_stale")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if stale == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the rollups stayed stale");
+}
+
+#[tokio::test]
+async fn a_fact_changed_after_a_refresh_is_counted_before_the_next() {
+    let app = TestApp::start().await;
+    scenario::play(&app).await;
+    refresh_rollups(&app).await;
+    let before = ask(&app).await;
+    // Order B (day 0) gets a second refund: its hour is stale until the next refresh, and
+    // the answer counts the refund at once.
+    sqlx::query(
+        "INSERT INTO money_moves (transaction_id, kind, payment_id, order_id, currency_code,
+             amount_minor, occurred_at)
+         SELECT 'late-refund', 'refunded', m.payment_id, m.order_id, m.currency_code, 100, now()
+         FROM money_moves m WHERE m.order_id = 'B' LIMIT 1",
+    )
+    .execute(&app.analytics.pool)
+    .await
+    .unwrap();
+    let after = ask(&app).await;
+    let refunds = |a: &Answers| minor(a.sales.buckets[0].refunds.as_ref());
+    assert_eq!(refunds(&after), refunds(&before) + 100);
+    refresh_rollups(&app).await;
+    assert_eq!(ask(&app).await, after);
+}
+
+#[tokio::test]
+async fn many_durations_are_read_from_histograms_within_one_percent() {
+    let app = TestApp::start().await;
+    let pool = &app.analytics.pool;
+    // 12,000 orders confirmed 1 to 12,000 seconds after placement (more than the exact limit).
+    sqlx::query(
+        "INSERT INTO order_facts (order_id, customer_id, channel, currency_code, total_minor,
+             units, placed_at, confirmed_at)
+         SELECT 'h' || n, 'hc' || n, 1, 'EUR', 100, 1, $1::timestamptz + n * interval '1 minute',
+             $1::timestamptz + n * interval '1 minute' + n * interval '1 second'
+         FROM generate_series(1, 12000) n",
+    )
+    .bind(t(0, 0, 0))
+    .execute(pool)
+    .await
+    .unwrap();
+    const { assert!(12_000 > analytics::store::kpis::EXACT_SAMPLES) };
+    for refreshed in [false, true] {
+        if refreshed {
+            refresh_rollups(&app).await;
+        }
+        let answer = app
+            .client()
+            .await
+            .get_cycle_times(GetCycleTimesRequest {
+                range: range(t(0, 0, 0), t(30, 0, 0)),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let s = stage(&answer, CycleStage::PlacedToConfirmed);
+        assert_eq!(s.sample_count, 12_000);
+        assert!((secs(s.mean.as_ref()) - 6_000.5).abs() < 1e-6);
+        // percentile_cont over 1..=12000: p50 6000.5, p90 10800.1, p95 11400.05.
+        for (read, exact) in [
+            (secs(s.p50.as_ref()), 6_000.5),
+            (secs(s.p90.as_ref()), 10_800.1),
+            (secs(s.p95.as_ref()), 11_400.05),
+            (secs(s.max.as_ref()), 12_000.0),
+        ] {
+            assert!(
+                (read - exact).abs() <= exact * 0.01,
+                "{read} s read for {exact} s (refreshed: {refreshed})"
+            );
+        }
+    }
 }
 
 #[tokio::test]

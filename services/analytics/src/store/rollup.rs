@@ -1,0 +1,455 @@
+//! The rollups: hourly (or daily) sums of the facts, which the dashboard questions read instead
+//! of every order of their range (migration `20261228000001_rollups.sql` has the tables).
+//!
+//! Each [`Rollup`] is one table and the one `SELECT` that computes its rows from the facts for a
+//! set of time windows. That same `SELECT` serves twice: [`refresh`] runs it for the buckets
+//! marked stale and stores the rows; a question runs it, through [`Rollup::source`], for what the
+//! stored rows cannot answer — the partial buckets at the ends of its range and every bucket still
+//! marked stale — and adds the stored rows of the rest. A question's answer is therefore the same
+//! whether the refresher has caught up or not; only its cost differs.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// The size of a rollup's buckets (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Hour,
+    Day,
+}
+
+impl Grain {
+    fn as_pg(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+}
+
+/// One rollup table and how its rows are computed.
+#[derive(Debug)]
+pub struct Rollup {
+    pub table: &'static str,
+    pub grain: Grain,
+    /// The table's columns in the order `aggregate` yields them, `bucket` first.
+    pub columns: &'static str,
+    /// A `SELECT` yielding `columns`, over the facts whose time falls in a window of the CTE
+    /// named `@w` (columns `lo`, `hi`: half-open), with `bucket` = `date_trunc(grain, time,
+    /// 'UTC')`, grouped by bucket and key.
+    pub aggregate: &'static str,
+}
+
+impl Rollup {
+    /// CTEs ending in one named `name` holding this rollup's rows for the range `[$1, $2)`:
+    /// stored rows for whole buckets that are not stale, computed rows (from the facts, at exact
+    /// times) for the partial buckets at either end and the stale ones. With `stored` false
+    /// everything is computed — for buckets that do not align with the rollup's (a time zone
+    /// whose offset is not a whole hour).
+    pub fn source(&self, name: &str, stored: bool) -> String {
+        let aggregate = self.aggregate.replace("@w", &format!("{name}_w"));
+        if !stored {
+            return format!(
+                "{name}_w (lo, hi) AS (SELECT $1::timestamptz, $2::timestamptz),
+                 {name} AS ({aggregate})"
+            );
+        }
+        let grain = self.grain.as_pg();
+        let columns = self.columns;
+        let table = self.table;
+        format!(
+            "{name}_b AS (
+                 SELECT CASE WHEN lo < hi THEN lo ELSE $2::timestamptz END AS lo,
+                        CASE WHEN lo < hi THEN hi ELSE $2::timestamptz END AS hi
+                 FROM (SELECT CASE WHEN date_trunc('{grain}', $1::timestamptz, 'UTC') = $1::timestamptz
+                                   THEN $1::timestamptz
+                                   ELSE date_trunc('{grain}', $1::timestamptz, 'UTC') + interval '1 {grain}' END AS lo,
+                              date_trunc('{grain}', $2::timestamptz, 'UTC') AS hi) x
+             ),
+             {name}_stale AS MATERIALIZED (
+                 SELECT DISTINCT date_trunc('{grain}', s.hour, 'UTC') AS g
+                 FROM rollup_stale s, {name}_b b
+                 WHERE s.hour >= b.lo AND s.hour < b.hi
+             ),
+             {name}_w (lo, hi) AS (
+                 SELECT $1::timestamptz, b.lo FROM {name}_b b WHERE $1::timestamptz < b.lo
+                 UNION ALL SELECT b.hi, $2::timestamptz FROM {name}_b b WHERE b.hi < $2::timestamptz
+                 UNION ALL SELECT s.g, s.g + interval '1 {grain}' FROM {name}_stale s, {name}_b b
+                     WHERE s.g >= b.lo AND s.g < b.hi
+             ),
+             {name} AS (
+                 SELECT {columns} FROM {table} r, {name}_b b
+                 WHERE r.bucket >= b.lo AND r.bucket < b.hi
+                   AND r.bucket NOT IN (SELECT g FROM {name}_stale)
+                 UNION ALL ({aggregate})
+             )"
+        )
+    }
+}
+
+/// Orders by placement hour, currency and channel.
+pub const SALES: Rollup = Rollup {
+    table: "rollup_sales",
+    grain: Grain::Hour,
+    columns: "bucket, currency_code, channel, orders, cancelled, completed, units, gross_minor,
+        kept_minor, refunds_minor, confirmed, dispatched, delivered, accepted, perfect, shortage,
+        held, approved, rejected",
+    aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.currency_code, f.channel,
+            count(*) AS orders,
+            count(*) FILTER (WHERE f.cancelled_at IS NOT NULL OR f.rejected_at IS NOT NULL) AS cancelled,
+            count(f.completed_at) AS completed,
+            COALESCE(sum(f.units), 0)::bigint AS units,
+            COALESCE(sum(f.total_minor), 0)::bigint AS gross_minor,
+            COALESCE(sum(f.total_minor) FILTER (WHERE f.cancelled_at IS NULL AND f.rejected_at IS NULL), 0)::bigint AS kept_minor,
+            COALESCE(sum(m.refunds), 0)::bigint AS refunds_minor,
+            count(f.confirmed_at) AS confirmed, count(f.dispatched_at) AS dispatched,
+            count(f.delivered_at) AS delivered, count(f.accepted_at) AS accepted,
+            count(*) FILTER (WHERE f.delivered_at IS NOT NULL AND f.cancelled_at IS NULL
+                AND f.units_short_picked = 0 AND f.problem_reported_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM return_facts r WHERE r.order_id = f.order_id)
+                AND NOT EXISTS (SELECT 1 FROM shipment_facts s WHERE s.order_id = f.order_id
+                    AND s.direction = 1 AND s.delivered_at > s.first_eta)) AS perfect,
+            count(f.shortage_at) AS shortage,
+            count(f.held_at) AS held,
+            count(*) FILTER (WHERE f.held_at IS NOT NULL AND f.decision = 'approved') AS approved,
+            count(*) FILTER (WHERE f.held_at IS NOT NULL AND f.decision = 'rejected') AS rejected
+        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        LEFT JOIN LATERAL (SELECT sum(mm.amount_minor) AS refunds FROM money_moves mm
+            WHERE mm.order_id = f.order_id AND mm.kind = 'refunded'
+              AND mm.currency_code = f.currency_code) m ON true
+        GROUP BY 1, 2, 3",
+};
+
+/// Orders holding a SKU, by placement hour: its lines' units and sales, the whole order's
+/// refunds (refunds are not attributed to lines).
+pub const SKU_SALES: Rollup = Rollup {
+    table: "rollup_sku_sales",
+    grain: Grain::Hour,
+    columns: "bucket, currency_code, channel, sku, orders, cancelled, units, gross_minor, kept_minor,
+        refunds_minor",
+    aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.currency_code, f.channel, l.sku,
+            count(*) AS orders,
+            count(*) FILTER (WHERE f.cancelled_at IS NOT NULL OR f.rejected_at IS NOT NULL) AS cancelled,
+            sum(l.units)::bigint AS units, sum(l.gross)::bigint AS gross_minor,
+            COALESCE(sum(l.gross) FILTER (WHERE f.cancelled_at IS NULL AND f.rejected_at IS NULL), 0)::bigint AS kept_minor,
+            COALESCE(sum(m.refunds), 0)::bigint AS refunds_minor
+        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        JOIN LATERAL (SELECT ol.sku, sum(ol.quantity) AS units, sum(ol.line_total_minor) AS gross
+            FROM order_lines ol WHERE ol.order_id = f.order_id GROUP BY ol.sku) l ON true
+        LEFT JOIN LATERAL (SELECT sum(mm.amount_minor) AS refunds FROM money_moves mm
+            WHERE mm.order_id = f.order_id AND mm.kind = 'refunded'
+              AND mm.currency_code = f.currency_code) m ON true
+        GROUP BY 1, 2, 3, 4",
+};
+
+/// Sales by placement day and SKU.
+pub const SKU_DAILY: Rollup = Rollup {
+    table: "rollup_sku_daily",
+    grain: Grain::Day,
+    columns: "bucket, currency_code, sku, orders, units, revenue_minor",
+    aggregate: "SELECT date_trunc('day', f.placed_at, 'UTC') AS bucket, f.currency_code, l.sku,
+            count(DISTINCT f.order_id) AS orders, sum(l.quantity)::bigint AS units,
+            sum(l.line_total_minor)::bigint AS revenue_minor
+        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        JOIN order_lines l ON l.order_id = f.order_id
+        GROUP BY 1, 2, 3",
+};
+
+/// Sales by placement day, country and region.
+pub const REGION_DAILY: Rollup = Rollup {
+    table: "rollup_region_daily",
+    grain: Grain::Day,
+    columns: "bucket, currency_code, country_code, region, orders, units, revenue_minor",
+    aggregate: "SELECT date_trunc('day', f.placed_at, 'UTC') AS bucket, f.currency_code,
+            f.country_code, f.region, count(*) AS orders, sum(f.units)::bigint AS units,
+            sum(f.total_minor)::bigint AS revenue_minor
+        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        GROUP BY 1, 2, 3, 4",
+};
+
+/// Cancelled orders by placement hour, channel and reason.
+pub const CANCELS: Rollup = Rollup {
+    table: "rollup_cancels",
+    grain: Grain::Hour,
+    columns: "bucket, channel, reason, orders",
+    aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.channel,
+            f.cancel_reason AS reason, count(*) AS orders
+        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        WHERE f.cancelled_at IS NOT NULL AND f.cancel_reason IS NOT NULL
+        GROUP BY 1, 2, 3",
+};
+
+/// Orders and their payments by placement hour, channel and payment method.
+pub const METHODS: Rollup = Rollup {
+    table: "rollup_methods",
+    grain: Grain::Hour,
+    columns: "bucket, channel, method, orders, authorized, declined",
+    aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.channel,
+            f.payment_method AS method, count(*) AS orders,
+            COALESCE(sum(p.authorized), 0)::bigint AS authorized,
+            COALESCE(sum(p.declined), 0)::bigint AS declined
+        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        LEFT JOIN LATERAL (SELECT count(pf.authorized_at) AS authorized,
+                count(pf.declined_at) AS declined
+            FROM payment_facts pf WHERE pf.order_id = f.order_id) p ON true
+        GROUP BY 1, 2, 3",
+};
+
+/// Every duration the dashboard reports, one row each: `series`, `at` (the time it counts by),
+/// `channel`, `dim`, `micros`, over the facts in the windows `@w` (see [`DURATIONS`]).
+macro_rules! duration_samples {
+    () => {
+        "
+            SELECT 1 AS series, f.confirmed_at AS at, 0 AS channel, '' AS dim,
+                rollup_micros(f.confirmed_at - f.placed_at) AS micros
+            FROM @w w JOIN order_facts f ON f.confirmed_at >= w.lo AND f.confirmed_at < w.hi
+            WHERE f.confirmed_at >= f.placed_at
+            UNION ALL SELECT 2, f.decided_at, 0, '', rollup_micros(f.decided_at - f.held_at)
+            FROM @w w JOIN order_facts f ON f.decided_at >= w.lo AND f.decided_at < w.hi
+            WHERE f.decided_at >= f.held_at
+            UNION ALL SELECT 3, f.dispatched_at, 0, '', rollup_micros(f.dispatched_at - f.confirmed_at)
+            FROM @w w JOIN order_facts f ON f.dispatched_at >= w.lo AND f.dispatched_at < w.hi
+            WHERE f.dispatched_at >= f.confirmed_at
+            UNION ALL SELECT 4, s.delivered_at, 0, '', rollup_micros(s.delivered_at - s.handed_over_at)
+            FROM @w w JOIN shipment_facts s ON s.delivered_at >= w.lo AND s.delivered_at < w.hi
+            WHERE s.direction = 1 AND s.delivered_at >= s.handed_over_at
+            UNION ALL SELECT 5, ff.picked_up_at, 0, '', rollup_micros(ff.picked_up_at - ff.ready_at)
+            FROM @w w JOIN fulfillment_facts ff ON ff.picked_up_at >= w.lo AND ff.picked_up_at < w.hi
+            WHERE ff.picked_up_at >= ff.ready_at
+            UNION ALL SELECT 6, f.accepted_at, 0, '', rollup_micros(f.accepted_at - f.delivered_at)
+            FROM @w w JOIN order_facts f ON f.accepted_at >= w.lo AND f.accepted_at < w.hi
+            WHERE f.accepted_at >= f.delivered_at
+            UNION ALL SELECT 7, f.delivered_at, 0, '', rollup_micros(f.delivered_at - f.placed_at)
+            FROM @w w JOIN order_facts f ON f.delivered_at >= w.lo AND f.delivered_at < w.hi
+            WHERE f.delivered_at >= f.placed_at
+            UNION ALL SELECT 8, f.completed_at, 0, '', rollup_micros(f.completed_at - f.placed_at)
+            FROM @w w JOIN order_facts f ON f.completed_at >= w.lo AND f.completed_at < w.hi
+            WHERE f.completed_at >= f.placed_at
+            UNION ALL SELECT 9, r.closed_at, 0, '', rollup_micros(r.closed_at - r.requested_at)
+            FROM @w w JOIN return_facts r ON r.closed_at >= w.lo AND r.closed_at < w.hi
+            WHERE r.closed_at >= r.requested_at
+            UNION ALL SELECT 101, f.placed_at, f.channel, '', rollup_micros(f.decided_at - f.held_at)
+            FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+            WHERE f.decided_at >= f.held_at
+            UNION ALL SELECT 201, p.handed_over_at, 0, p.warehouse_id,
+                rollup_micros(p.handed_over_at - o.confirmed_at)
+            FROM @w w JOIN parcel_facts p ON p.handed_over_at >= w.lo AND p.handed_over_at < w.hi
+            JOIN order_facts o ON o.order_id = p.order_id
+            WHERE o.confirmed_at IS NOT NULL
+        "
+    };
+}
+
+/// The durations of [`DURATIONS`], one row each, for exact percentiles of small ranges.
+pub const DURATION_SAMPLES: &str = duration_samples!();
+
+/// The review decision's series in [`DURATIONS`] (by placement hour and channel).
+pub const DECISION_SERIES: i32 = 101;
+/// The dispatch series in [`DURATIONS`] (parcel handed over after the order's confirmation, by
+/// warehouse).
+pub const DISPATCH_SERIES: i32 = 201;
+
+/// Duration histograms: the cycle stages (series = stage code) by the hour they ended, the review
+/// decision by the order's placement hour, dispatch by the hour the parcel was handed over.
+pub const DURATIONS: Rollup = Rollup {
+    table: "rollup_durations",
+    grain: Grain::Hour,
+    columns: "bucket, series, channel, dim, bin, samples, micros",
+    aggregate: concat!(
+        "SELECT date_trunc('hour', d.at, 'UTC') AS bucket, d.series, d.channel, d.dim,
+            rollup_bin(d.micros) AS bin, count(*) AS samples, sum(d.micros)::bigint AS micros
+        FROM (",
+        duration_samples!(),
+        ") d GROUP BY 1, 2, 3, 4, 5"
+    ),
+};
+
+/// Warehouse work by the hour each step happened.
+pub const WAREHOUSE: Rollup = Rollup {
+    table: "rollup_warehouse",
+    grain: Grain::Hour,
+    columns: "bucket, warehouse_id, created, units_picked, units_short, pickups_ready,
+        pickups_collected, parcels_packed, weight_grams, weighed, handed_over, delivered,
+        first_attempt, with_eta, on_time, failures",
+    aggregate: "SELECT date_trunc('hour', e.at, 'UTC') AS bucket, e.warehouse_id,
+            sum(e.created)::bigint, sum(e.units_picked)::bigint, sum(e.units_short)::bigint,
+            sum(e.ready)::bigint, sum(e.collected)::bigint, sum(e.packed)::bigint,
+            sum(e.weight)::bigint, sum(e.weighed)::bigint, sum(e.handed_over)::bigint,
+            sum(e.delivered)::bigint, sum(e.first_attempt)::bigint, sum(e.with_eta)::bigint,
+            sum(e.on_time)::bigint, sum(e.failures)::bigint
+        FROM (
+            SELECT ff.created_at AS at, ff.warehouse_id, 1 AS created, 0::bigint AS units_picked,
+                0::bigint AS units_short, 0 AS ready, 0 AS collected, 0 AS packed, 0::bigint AS weight,
+                0 AS weighed, 0 AS handed_over, 0 AS delivered, 0 AS first_attempt, 0 AS with_eta,
+                0 AS on_time, 0 AS failures
+            FROM @w w JOIN fulfillment_facts ff ON ff.created_at >= w.lo AND ff.created_at < w.hi
+            UNION ALL SELECT ff.picked_at, ff.warehouse_id, 0, ff.units_picked, ff.units_short,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            FROM @w w JOIN fulfillment_facts ff ON ff.picked_at >= w.lo AND ff.picked_at < w.hi
+            UNION ALL SELECT ff.ready_at, ff.warehouse_id, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            FROM @w w JOIN fulfillment_facts ff ON ff.ready_at >= w.lo AND ff.ready_at < w.hi
+            UNION ALL SELECT ff.picked_up_at, ff.warehouse_id, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            FROM @w w JOIN fulfillment_facts ff ON ff.picked_up_at >= w.lo AND ff.picked_up_at < w.hi
+            UNION ALL SELECT p.packed_at, p.warehouse_id, 0, 0, 0, 0, 0, 1,
+                COALESCE(p.weight_grams, 0), (p.weight_grams IS NOT NULL)::int, 0, 0, 0, 0, 0, 0
+            FROM @w w JOIN parcel_facts p ON p.packed_at >= w.lo AND p.packed_at < w.hi
+            UNION ALL SELECT p.handed_over_at, p.warehouse_id, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0
+            FROM @w w JOIN parcel_facts p ON p.handed_over_at >= w.lo AND p.handed_over_at < w.hi
+            UNION ALL SELECT s.delivered_at, s.warehouse_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                (NOT EXISTS (SELECT 1 FROM delivery_failures d
+                    WHERE d.shipment_id = s.shipment_id AND d.failed_at < s.delivered_at))::int,
+                (s.first_eta IS NOT NULL)::int, (s.delivered_at <= s.first_eta)::int, 0
+            FROM @w w JOIN shipment_facts s ON s.delivered_at >= w.lo AND s.delivered_at < w.hi
+            WHERE s.direction = 1
+            UNION ALL SELECT d.failed_at, s.warehouse_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+            FROM @w w JOIN delivery_failures d ON d.failed_at >= w.lo AND d.failed_at < w.hi
+            JOIN shipment_facts s ON s.shipment_id = d.shipment_id
+            WHERE s.direction = 1
+        ) e
+        GROUP BY 1, 2",
+};
+
+/// Units delivered by the order's delivery day and SKU.
+pub const DELIVERED_SKUS: Rollup = Rollup {
+    table: "rollup_delivered_skus",
+    grain: Grain::Day,
+    columns: "bucket, sku, units",
+    aggregate: "SELECT date_trunc('day', f.delivered_at, 'UTC') AS bucket, l.sku,
+            sum(l.quantity)::bigint AS units
+        FROM @w w JOIN order_facts f ON f.delivered_at >= w.lo AND f.delivered_at < w.hi
+        JOIN order_lines l ON l.order_id = f.order_id
+        GROUP BY 1, 2",
+};
+
+/// Every rollup, in the order a refresh recomputes them.
+pub const ALL: [&Rollup; 9] = [
+    &SALES,
+    &SKU_SALES,
+    &SKU_DAILY,
+    &REGION_DAILY,
+    &CANCELS,
+    &METHODS,
+    &DURATIONS,
+    &WAREHOUSE,
+    &DELIVERED_SKUS,
+];
+
+/// The tables a rebuild empties besides the read models.
+pub const TABLES: [&str; 11] = [
+    "rollup_stale",
+    "rollup_sales",
+    "rollup_sku_sales",
+    "rollup_sku_daily",
+    "rollup_region_daily",
+    "rollup_cancels",
+    "rollup_methods",
+    "rollup_durations",
+    "rollup_warehouse",
+    "rollup_delivered_skus",
+    "customer_orders",
+];
+
+/// Only one refresher works at a time (any process).
+const REFRESH_LOCK: i64 = 0x6f63_726f_6c6c;
+
+/// Recomputes the buckets of up to `max_hours` stale hours (oldest first) from the facts and
+/// clears their marks; returns how many hours it cleared (0 when none are stale, or another
+/// refresher is at work).
+pub async fn refresh(pool: &PgPool, max_hours: i64) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // One snapshot for the whole run: a mark added after it (a fact changed meanwhile) is not
+    // visible, so not cleared, and its bucket is recomputed next time.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(REFRESH_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(0);
+    }
+    let hours: Vec<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT DISTINCT hour FROM rollup_stale ORDER BY hour LIMIT $1")
+            .bind(max_hours)
+            .fetch_all(&mut *tx)
+            .await?;
+    if hours.is_empty() {
+        return Ok(0);
+    }
+    for rollup in ALL {
+        let grain = rollup.grain.as_pg();
+        let table = rollup.table;
+        let buckets: Vec<DateTime<Utc>> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT date_trunc('{grain}', h, 'UTC') FROM unnest($1::timestamptz[]) h"
+        ))
+        .bind(&hours)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(&format!("DELETE FROM {table} WHERE bucket = ANY($1)"))
+            .bind(&buckets)
+            .execute(&mut *tx)
+            .await?;
+        let aggregate = rollup.aggregate.replace("@w", "w");
+        sqlx::query(&format!(
+            "WITH w (lo, hi) AS (SELECT b, b + interval '1 {grain}' FROM unnest($1::timestamptz[]) b)
+             INSERT INTO {table} ({columns}) {aggregate}",
+            columns = rollup.columns,
+        ))
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let cleared = sqlx::query("DELETE FROM rollup_stale WHERE hour = ANY($1)")
+        .bind(&hours)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    tracing::debug!(hours = hours.len(), marks = cleared, "rollups refreshed");
+    Ok(hours.len() as u64)
+}
+
+/// Refreshes until nothing is stale (a rebuild, the benchmark's load); returns the hours done.
+pub async fn refresh_all(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut done = 0;
+    loop {
+        let n = refresh(pool, 2_000).await?;
+        if n == 0 {
+            return Ok(done);
+        }
+        done += n;
+    }
+}
+
+/// How far behind the rollups are: distinct stale hours, and the age in seconds of the oldest
+/// mark (0 when none).
+pub async fn lag(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(DISTINCT hour),
+             COALESCE(extract(epoch FROM now() - min(marked_at)), 0)::float8
+         FROM rollup_stale",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether every bucket boundary of `granularity` in `time_zone` over the range falls on a UTC
+/// hour, so hourly rollup rows can be bucketed there (false for zones such as Asia/Kolkata).
+pub async fn aligned_to_hours(
+    pool: &PgPool,
+    time_zone: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT bool_and(extract(minute FROM (t AT TIME ZONE $1) - (t AT TIME ZONE 'UTC')) = 0
+                     AND extract(second FROM (t AT TIME ZONE $1) - (t AT TIME ZONE 'UTC')) = 0)
+         FROM unnest(ARRAY[$2::timestamptz, $3::timestamptz]) t",
+    )
+    .bind(time_zone)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await
+}
