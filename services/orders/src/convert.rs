@@ -332,10 +332,7 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
         let service_level = if r.shipping_service_level.trim().is_empty() {
             String::new()
         } else if matches!(fulfillment, Some(Fulfillment::StorePickup { .. })) {
-            v.add(
-                "shipping_service_level",
-                "must be empty for store pickup",
-            );
+            v.add("shipping_service_level", "must be empty for store pickup");
             String::new()
         } else {
             service_level(&r.shipping_service_level)
@@ -472,9 +469,15 @@ pub fn lines_pb(order: &Order) -> Vec<pb::OrderLine> {
             cancelled_quantity: l.cancelled_quantity,
             fulfillment_status: line_fulfillment(order.status, l).into(),
             returned_quantity: 0,
-            discount: Some(money_pb(Money::new(l.unit_price.currency, l.priced.discount))),
+            discount: Some(money_pb(Money::new(
+                l.unit_price.currency,
+                l.priced.discount,
+            ))),
             tax: Some(money_pb(Money::new(l.unit_price.currency, l.priced.tax))),
-            charged: Some(money_pb(Money::new(l.unit_price.currency, l.priced.charged))),
+            charged: Some(money_pb(Money::new(
+                l.unit_price.currency,
+                l.priced.charged,
+            ))),
             category: l.category.clone(),
             weight_grams: l.weight_grams,
         })

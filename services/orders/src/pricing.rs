@@ -45,7 +45,9 @@ pub async fn price(
     // Where the goods go decides shipping and tax; a pickup is taxed by the billing address
     // (orders does not know the stores' addresses), or by the "*" rates without one.
     let (country, region) = match (&order.fulfillment, &order.billing_address) {
-        (Fulfillment::Ship { address }, _) => (address.country_code.clone(), address.region.clone()),
+        (Fulfillment::Ship { address }, _) => {
+            (address.country_code.clone(), address.region.clone())
+        }
         (Fulfillment::StorePickup { .. }, Some(billing)) => {
             (billing.country_code.clone(), billing.region.clone())
         }
@@ -119,8 +121,7 @@ pub async fn price(
 
     // The codes: every one must exist, be enabled, be valid now, be for this currency and
     // have uses left, overall and for this customer.
-    let rows =
-        tables::codes(conn, &order.discount_codes, purpose == Purpose::Place).await?;
+    let rows = tables::codes(conn, &order.discount_codes, purpose == Purpose::Place).await?;
     let used = if order.discount_codes.is_empty() {
         Vec::new()
     } else {
@@ -140,10 +141,7 @@ pub async fn price(
             v.add(field, format!("{code} is not a valid code"));
             continue;
         };
-        let by_customer = used
-            .iter()
-            .find(|(c, _)| c == code)
-            .map_or(0, |(_, n)| *n);
+        let by_customer = used.iter().find(|(c, _)| c == code).map_or(0, |(_, n)| *n);
         match usable(row, currency.as_str(), now, by_customer) {
             Err(why) => v.add(field, format!("{code} {why}")),
             Ok(discount) => {
@@ -177,7 +175,10 @@ pub async fn price(
                         format!("discount_codes[{i}]"),
                         format!("{} {why}", order.discount_codes[*i]),
                     ),
-                    None => v.add("lines", format!("the order's total cannot be computed: {why}")),
+                    None => v.add(
+                        "lines",
+                        format!("the order's total cannot be computed: {why}"),
+                    ),
                 }
             }
             None
@@ -194,8 +195,14 @@ pub async fn price(
         line.priced.tax = figures.tax;
         line.priced.charged = figures.charged;
     }
-    order.breakdown =
-        Breakdown::of(&basket, &totals, &line_ids, &categories, &service_level, weight);
+    order.breakdown = Breakdown::of(
+        &basket,
+        &totals,
+        &line_ids,
+        &categories,
+        &service_level,
+        weight,
+    );
     order.total = Money::new(currency, totals.total);
 
     if let Some(expected) = order.expected_total

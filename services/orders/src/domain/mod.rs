@@ -10,6 +10,6 @@ pub mod saga;
 
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
-    Address, Channel, Customer, Fulfillment, LinePrice, NewLine, NewOrder, Order, OrderLine, OrderNumber,
-    OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
+    Address, Channel, Customer, Fulfillment, LinePrice, NewLine, NewOrder, Order, OrderLine,
+    OrderNumber, OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
 };

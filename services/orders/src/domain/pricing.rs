@@ -398,8 +398,8 @@ impl Totals {
     pub fn check(&self) -> Result<(), PricingError> {
         let wide = |v: i64| i128::from(v);
         let fail = |what: String| Err(PricingError::DoesNotAddUp(what));
-        let expected = wide(self.subtotal) + wide(self.shipping) - wide(self.discount)
-            + wide(self.tax);
+        let expected =
+            wide(self.subtotal) + wide(self.shipping) - wide(self.discount) + wide(self.tax);
         if wide(self.total) != expected {
             return fail(format!(
                 "total {} ≠ subtotal {} + shipping {} − discount {} + tax {}",
@@ -409,16 +409,26 @@ impl Totals {
         if self.total < 0 || self.shipping < 0 || self.discount < 0 || self.tax < 0 {
             return fail("a figure is negative".into());
         }
-        let sum = |f: fn(&LineTotals) -> i64| -> i128 { self.lines.iter().map(|l| wide(f(l))).sum() };
+        let sum =
+            |f: fn(&LineTotals) -> i64| -> i128 { self.lines.iter().map(|l| wide(f(l))).sum() };
         if sum(|l| l.amount) != wide(self.subtotal) {
-            return fail(format!("the lines do not come to subtotal {}", self.subtotal));
+            return fail(format!(
+                "the lines do not come to subtotal {}",
+                self.subtotal
+            ));
         }
         if sum(|l| l.discount) != wide(self.discount) {
-            return fail(format!("the lines' discounts do not come to {}", self.discount));
+            return fail(format!(
+                "the lines' discounts do not come to {}",
+                self.discount
+            ));
         }
         let applied: i128 = self.discounts.iter().map(|d| wide(d.amount)).sum();
         if applied != wide(self.discount) {
-            return fail(format!("the codes do not come to discount {}", self.discount));
+            return fail(format!(
+                "the codes do not come to discount {}",
+                self.discount
+            ));
         }
         let (added, contained) = match self.tax_mode {
             TaxMode::Exclusive => (self.tax, 0),
@@ -431,7 +441,11 @@ impl Totals {
             return fail("the lines' tax does not come to the order's".into());
         }
         for (i, l) in self.lines.iter().enumerate() {
-            let added = if self.tax_mode == TaxMode::Exclusive { l.tax } else { 0 };
+            let added = if self.tax_mode == TaxMode::Exclusive {
+                l.tax
+            } else {
+                0
+            };
             if l.discount < 0 || l.discount > l.amount || l.tax < 0 {
                 return fail(format!("line {i}: discount or tax out of range"));
             }
@@ -698,7 +712,11 @@ mod tests {
     fn an_order_discount_is_allocated_by_largest_remainder() {
         // 10 off 3 equal lines: 3.33… each; the leftover unit goes to the first line.
         let basket = Basket {
-            lines: vec![line("A", 1, 100, 0), line("B", 1, 100, 0), line("C", 1, 100, 0)],
+            lines: vec![
+                line("A", 1, 100, 0),
+                line("B", 1, 100, 0),
+                line("C", 1, 100, 0),
+            ],
             discounts: vec![code(
                 "TEN",
                 DiscountKind::Fixed { minor: 10 },
@@ -777,7 +795,11 @@ mod tests {
             discounts: vec![
                 Discount {
                     min_spend: 5000,
-                    ..code("BIG", DiscountKind::Fixed { minor: 500 }, DiscountScope::Order)
+                    ..code(
+                        "BIG",
+                        DiscountKind::Fixed { minor: 500 },
+                        DiscountScope::Order,
+                    )
                 },
                 code(
                     "B-ONLY",
@@ -870,7 +892,12 @@ mod tests {
     fn arb_basket() -> impl Strategy<Value = Basket> {
         let skus = ["A", "B", "C", "D"];
         let lines = prop::collection::vec(
-            (0usize..4, 1u32..20, 0i64..200_000, prop::sample::select(vec![0u32, 500, 700, 1900, 2000, 2500])),
+            (
+                0usize..4,
+                1u32..20,
+                0i64..200_000,
+                prop::sample::select(vec![0u32, 500, 700, 1900, 2000, 2500]),
+            ),
             1..12,
         )
         .prop_map(move |ls| {

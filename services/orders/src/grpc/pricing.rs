@@ -482,7 +482,9 @@ impl PricingService for PricingApi {
                 }
             })
             .collect();
-        Ok(Response::new(pb::ListChannelTaxModesResponse { channel_tax_modes }))
+        Ok(Response::new(pb::ListChannelTaxModesResponse {
+            channel_tax_modes,
+        }))
     }
 
     async fn quote_order(

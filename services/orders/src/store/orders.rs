@@ -337,9 +337,9 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
                 priced: LinePrice {
                     discount: l.discount_minor,
                     tax: l.tax_minor,
-                    charged: l
-                        .charged_minor
-                        .unwrap_or_else(|| l.unit_price_minor.saturating_mul(i64::from(l.quantity))),
+                    charged: l.charged_minor.unwrap_or_else(|| {
+                        l.unit_price_minor.saturating_mul(i64::from(l.quantity))
+                    }),
                 },
                 line_id: l.line_id,
                 sku: l.sku,

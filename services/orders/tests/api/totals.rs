@@ -5,9 +5,9 @@
 use contracts::common::Channel;
 use contracts::orders::pricing_service_client::PricingServiceClient;
 use contracts::orders::{
-    AdjustmentKind, ChannelTaxMode, DiscountCode, DiscountKind, DiscountScope, ListDiscountCodesRequest,
-    Order, OrderStatus, PaymentCaptureRequested, PlaceOrderRequest, QuoteOrderRequest,
-    SetChannelTaxModeRequest, ShippingRate, TaxRate, UpsertDiscountCodeRequest,
+    AdjustmentKind, ChannelTaxMode, DiscountCode, DiscountKind, DiscountScope,
+    ListDiscountCodesRequest, Order, OrderStatus, PaymentCaptureRequested, PlaceOrderRequest,
+    QuoteOrderRequest, SetChannelTaxModeRequest, ShippingRate, TaxRate, UpsertDiscountCodeRequest,
     UpsertShippingRateRequest, UpsertTaxRateRequest,
 };
 use tonic::transport::Channel as GrpcChannel;
@@ -158,7 +158,10 @@ async fn shipping_is_charged_by_destination_weight_bracket_and_service_level() {
     assert_adds_up(&light);
     let shipping = &light.totals.as_ref().unwrap().adjustments[0];
     assert_eq!(shipping.kind(), AdjustmentKind::Shipping);
-    assert_eq!((shipping.code.as_str(), amount(&shipping.amount)), ("standard", 495));
+    assert_eq!(
+        (shipping.code.as_str(), amount(&shipping.amount)),
+        ("standard", 495)
+    );
 
     // 2 × 300 g + 1 × 400 g = 1000 g: the next bracket.
     let mut heavy = basket("heavy");
@@ -220,9 +223,9 @@ async fn tax_is_added_on_exclusive_channels_and_contained_on_inclusive_ones() {
     assert_eq!((amount(&t.tax), amount(&t.included_tax)), (0, 164 + 144));
     assert_eq!(amount(&app_order.total), 3399);
     assert!(
-        t.adjustments
-            .iter()
-            .all(|a| a.kind() == AdjustmentKind::IncludedTax || a.kind() == AdjustmentKind::Shipping)
+        t.adjustments.iter().all(
+            |a| a.kind() == AdjustmentKind::IncludedTax || a.kind() == AdjustmentKind::Shipping
+        )
     );
     assert_adds_up(&app_order);
 }
@@ -334,7 +337,11 @@ async fn unknown_expired_and_used_up_codes_are_refused_with_a_violation_each() {
     let fields: Vec<&str> = refused.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(
         fields,
-        ["discount_codes[0]", "discount_codes[1]", "discount_codes[2]"]
+        [
+            "discount_codes[0]",
+            "discount_codes[1]",
+            "discount_codes[2]"
+        ]
     );
     assert!(refused[0].1.contains("not a valid code"), "{refused:?}");
     assert!(refused[1].1.contains("expired"), "{refused:?}");
@@ -523,7 +530,10 @@ async fn table_rows_are_checked_field_by_field() {
         "discount_code.sku",
         "discount_code.max_uses",
     ] {
-        assert!(fields.iter().any(|f| f == expected), "{expected} not in {fields:?}");
+        assert!(
+            fields.iter().any(|f| f == expected),
+            "{expected} not in {fields:?}"
+        );
     }
     let status = client
         .upsert_tax_rate(UpsertTaxRateRequest {
