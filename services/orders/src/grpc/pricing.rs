@@ -179,17 +179,17 @@ fn code_row(
         }
     };
     let mut min_spend_minor = 0;
-    if let Some(min) = c.min_spend.as_ref() {
-        if let Some(min) = convert::money(&mut v, &f("min_spend"), Some(min)) {
-            match currency {
-                Some(cur) if cur != min.currency => v.add(
-                    f("min_spend.currency_code"),
-                    format!("must be {cur}, the currency of the amount"),
-                ),
-                _ => currency = Some(min.currency),
-            }
-            min_spend_minor = min.minor;
+    if let Some(min) = c.min_spend.as_ref()
+        && let Some(min) = convert::money(&mut v, &f("min_spend"), Some(min))
+    {
+        match currency {
+            Some(cur) if cur != min.currency => v.add(
+                f("min_spend.currency_code"),
+                format!("must be {cur}, the currency of the amount"),
+            ),
+            _ => currency = Some(min.currency),
         }
+        min_spend_minor = min.minor;
     }
     let valid_from = time(c.valid_from.as_ref());
     let valid_until = time(c.valid_until.as_ref());
