@@ -91,7 +91,22 @@ impl OrdersApi {
             fill_from_catalog(&mut tx, &mut new_order).await?;
         }
         let redemptions =
-            pricing::price(&mut tx, &mut new_order, now, pricing::Purpose::Place).await?;
+            match pricing::price(&mut tx, &mut new_order, now, pricing::Purpose::Place).await {
+                Ok(redemptions) => redemptions,
+                Err(refused @ Error::InvalidArgument(_)) => {
+                    // The same request sent twice at once: the second waited for the first's
+                    // codes and found their last use gone — to the first, which it replays.
+                    return match store::orders::by_request_id(&mut tx, &new_order.request_id)
+                        .await?
+                    {
+                        Some((order, earlier)) => {
+                            replay(order, &earlier, &request_hash, &new_order.request_id)
+                        }
+                        None => Err(refused),
+                    };
+                }
+                Err(other) => return Err(other),
+            };
         let order = match store::orders::insert(&mut tx, &new_order, &request_hash, now).await? {
             Inserted::Existing {
                 order,

@@ -436,6 +436,36 @@ async fn two_orders_racing_for_the_last_use_of_a_code_exactly_one_wins() {
 }
 
 #[tokio::test]
+async fn the_same_request_sent_at_once_with_a_code_left_once_gets_the_one_order_each_time() {
+    let app = TestApp::start().await;
+    upsert_code(
+        &app,
+        DiscountCode {
+            max_uses: 1,
+            ..percent_off_order("ONLY", 1000)
+        },
+    )
+    .await;
+    let mut request = basket("twice");
+    request.discount_codes = vec!["ONLY".into()];
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(app.client().await);
+    }
+    let results = futures::future::join_all(clients.into_iter().map(|mut client| {
+        let request = request.clone();
+        async move { client.place_order(request).await }
+    }))
+    .await;
+    let ids: Vec<String> = results
+        .into_iter()
+        .map(|r| r.unwrap().into_inner().order.unwrap().id)
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(app.order_rows().await, 1);
+}
+
+#[tokio::test]
 async fn an_expected_total_that_does_not_match_is_refused_with_both_figures() {
     let app = TestApp::start().await;
     shipping_rate(&app, "DE", "standard", 0, 495).await;
