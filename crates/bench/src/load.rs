@@ -132,6 +132,7 @@ fn request(rng: &mut Rng, client: u32, skus: u32) -> PlaceOrderRequest {
             currency_code: "EUR".into(),
             amount_minor: seed::price_minor(n),
         }),
+        ..Default::default()
     };
     let mut lines = vec![line(a, rng.pick(2) as i32)];
     if b != a {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use contracts::orders::order_service_server::OrderServiceServer;
+use contracts::orders::pricing_service_server::PricingServiceServer;
 use contracts::orders::return_service_server::ReturnServiceServer;
 use contracts::orders::review_service_server::ReviewServiceServer;
 use messaging::Bus;
@@ -11,7 +12,7 @@ use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
 use crate::events;
-use crate::grpc::{OrdersApi, ReturnsApi, ReviewApi};
+use crate::grpc::{OrdersApi, PricingApi, ReturnsApi, ReviewApi};
 use crate::metrics::OrderMetrics;
 use crate::workflow::Workflow;
 
@@ -39,6 +40,10 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     )));
     let orders = OrdersApi::new(host.pool().clone(), wf);
     host.add_service(OrderServiceServer::new(orders.clone()));
+    host.add_service(PricingServiceServer::new(PricingApi::new(
+        orders.clone(),
+        host.pool().clone(),
+    )));
     host.add_service(ReviewServiceServer::new(ReviewApi::new(
         orders,
         host.pool().clone(),

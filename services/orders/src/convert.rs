@@ -6,15 +6,51 @@ use contracts::orders as pb;
 use contracts::time::to_timestamp;
 use runtime::grpc::FieldViolations;
 
+use crate::domain::pricing::{AdjustmentKind, Breakdown, TaxMode};
 use crate::domain::review::{HoldKind, HoldReason};
 use crate::domain::{
-    Address, Channel, Currency, Customer, Fulfillment, Money, NewLine, NewOrder, Order,
+    Address, Channel, Currency, Customer, Fulfillment, LinePrice, Money, NewLine, NewOrder, Order,
     OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
 };
 use runtime::pan::looks_like_card_number;
 
 const MAX_LINES: usize = 500;
 const INSTALLMENT_COUNTS: [i32; 3] = [3, 6, 12];
+/// Discount codes one order may carry.
+pub const MAX_DISCOUNT_CODES: usize = 5;
+/// Heaviest unit weight accepted on a request line: 1 t.
+const MAX_UNIT_WEIGHT_GRAMS: i32 = 1_000_000;
+
+/// A discount code as operators and customers type it: 1–32 letters, digits, `-` or `_`,
+/// matched case-insensitively (returned upper-case).
+pub fn discount_code(raw: &str) -> Result<String, &'static str> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.is_empty() || code.len() > 32 {
+        return Err("must be 1 to 32 characters");
+    }
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
+        return Err("may contain only letters, digits, '-' and '_'");
+    }
+    Ok(code)
+}
+
+/// A shipping service level: 1–32 lower-case letters, digits, `-` or `_`.
+pub fn service_level(raw: &str) -> Result<String, &'static str> {
+    let level = raw.trim();
+    if level.is_empty() || level.len() > 32 {
+        return Err("must be 1 to 32 characters");
+    }
+    if !level
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+    {
+        return Err("may contain only lower-case letters, digits, '-' and '_'");
+    }
+    Ok(level.to_owned())
+}
 
 fn text(v: &mut FieldViolations, field: &str, value: &str, required: bool, max: usize) -> String {
     let value = value.trim();
@@ -28,7 +64,11 @@ fn text(v: &mut FieldViolations, field: &str, value: &str, required: bool, max: 
     value.to_owned()
 }
 
-fn money(v: &mut FieldViolations, field: &str, money: Option<&common::Money>) -> Option<Money> {
+pub(crate) fn money(
+    v: &mut FieldViolations,
+    field: &str,
+    money: Option<&common::Money>,
+) -> Option<Money> {
     let Some(money) = money else {
         v.add(field, "is required");
         return None;
@@ -189,12 +229,25 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
                 .map_err(|e| v.add(field("quantity"), e))
                 .ok();
             let price = money(&mut v, &field("unit_price"), line.unit_price.as_ref());
+            let category = text(&mut v, &field("category"), &line.category, false, 64);
+            v.check(
+                (0..=MAX_UNIT_WEIGHT_GRAMS).contains(&line.weight_grams),
+                field("weight_grams"),
+                format!("must be between 0 and {MAX_UNIT_WEIGHT_GRAMS}"),
+            );
             if let (Some(sku), Some(quantity), Some(unit_price)) = (sku, quantity, price) {
+                let charged = unit_price.minor.saturating_mul(i64::from(quantity.get()));
                 lines.push(NewLine {
                     sku,
                     quantity,
                     unit_price,
                     name: String::new(),
+                    category,
+                    weight_grams: u32::try_from(line.weight_grams).unwrap_or(0),
+                    priced: LinePrice {
+                        charged,
+                        ..LinePrice::default()
+                    },
                 });
             }
         }
@@ -260,6 +313,37 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
             }
         };
 
+        if r.discount_codes.len() > MAX_DISCOUNT_CODES {
+            v.add(
+                "discount_codes",
+                format!("at most {MAX_DISCOUNT_CODES} codes"),
+            );
+        }
+        let mut discount_codes: Vec<String> = Vec::with_capacity(r.discount_codes.len());
+        for (i, raw) in r.discount_codes.iter().enumerate() {
+            match discount_code(raw) {
+                Ok(code) if discount_codes.contains(&code) => {
+                    v.add(format!("discount_codes[{i}]"), "is given twice")
+                }
+                Ok(code) => discount_codes.push(code),
+                Err(e) => v.add(format!("discount_codes[{i}]"), e),
+            }
+        }
+        let service_level = if r.shipping_service_level.trim().is_empty() {
+            String::new()
+        } else if matches!(fulfillment, Some(Fulfillment::StorePickup { .. })) {
+            v.add("shipping_service_level", "must be empty for store pickup");
+            String::new()
+        } else {
+            service_level(&r.shipping_service_level)
+                .map_err(|e| v.add("shipping_service_level", e))
+                .unwrap_or_default()
+        };
+        let expected_total = r
+            .expected_total
+            .as_ref()
+            .and_then(|m| money(&mut v, "expected_total", Some(m)));
+
         let total = if lines.len() == r.lines.len() && !lines.is_empty() && v.is_empty() {
             match NewOrder::total_of(&lines) {
                 Ok(total) => Some(total),
@@ -286,6 +370,10 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
                     lines,
                     payment,
                     total,
+                    discount_codes,
+                    service_level,
+                    expected_total,
+                    breakdown: Breakdown::plain(total.minor),
                 })
             }
             _ => Err(v),
@@ -381,8 +469,52 @@ pub fn lines_pb(order: &Order) -> Vec<pb::OrderLine> {
             cancelled_quantity: l.cancelled_quantity,
             fulfillment_status: line_fulfillment(order.status, l).into(),
             returned_quantity: 0,
+            discount: Some(money_pb(Money::new(
+                l.unit_price.currency,
+                l.priced.discount,
+            ))),
+            tax: Some(money_pb(Money::new(l.unit_price.currency, l.priced.tax))),
+            charged: Some(money_pb(Money::new(
+                l.unit_price.currency,
+                l.priced.charged,
+            ))),
+            category: l.category.clone(),
+            weight_grams: l.weight_grams,
         })
         .collect()
+}
+
+/// The breakdown of an order's total in `currency`.
+pub fn totals_pb(b: &Breakdown, currency: Currency) -> pb::OrderTotals {
+    let m = |minor| Some(money_pb(Money::new(currency, minor)));
+    pb::OrderTotals {
+        subtotal: m(b.subtotal),
+        shipping: m(b.shipping),
+        discount: m(b.discount),
+        tax: m(b.tax),
+        included_tax: m(b.included_tax),
+        total: m(b.total()),
+        tax_inclusive: b.tax_mode == TaxMode::Inclusive,
+        shipping_service_level: b.service_level.clone(),
+        adjustments: b
+            .adjustments
+            .iter()
+            .map(|a| pb::OrderAdjustment {
+                kind: match a.kind {
+                    AdjustmentKind::Shipping => pb::AdjustmentKind::Shipping,
+                    AdjustmentKind::Discount => pb::AdjustmentKind::Discount,
+                    AdjustmentKind::Tax => pb::AdjustmentKind::Tax,
+                    AdjustmentKind::IncludedTax => pb::AdjustmentKind::IncludedTax,
+                }
+                .into(),
+                code: a.code.clone(),
+                amount: m(a.amount_minor),
+                line_id: a.line_id.clone(),
+                description: a.description.clone(),
+            })
+            .collect(),
+        total_weight_grams: b.total_weight_grams,
+    }
 }
 
 pub fn mode_parts(order: &Order) -> (common::FulfillmentMode, String, Option<common::Address>) {
@@ -426,6 +558,7 @@ impl From<Order> for pb::Order {
                 ..Default::default()
             }),
             total: Some(money_pb(order.total)),
+            totals: Some(totals_pb(&order.breakdown, order.total.currency)),
             created_at: Some(to_timestamp(order.created_at)),
             updated_at: Some(to_timestamp(order.updated_at)),
             return_status: pb::OrderReturnStatus::None.into(),
@@ -456,6 +589,7 @@ impl From<&Order> for pb::OrderPlaced {
             shipping_address,
             placed_at: Some(to_timestamp(order.created_at)),
             payment_token_fingerprint: String::new(),
+            totals: Some(totals_pb(&order.breakdown, order.total.currency)),
         }
     }
 }

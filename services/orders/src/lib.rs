@@ -3,7 +3,8 @@
 //! A request enters through [`grpc`] (protobuf → [`domain`] values, every bad field reported),
 //! is applied in one Postgres transaction through [`store`] together with the events it causes
 //! (written to the outbox, published by the relay), and is answered once that transaction has
-//! committed. [`app`] wires it all into a `runtime::Host`.
+//! committed. [`app`] wires it all into a `runtime::Host`. [`pricing`] prices a new order
+//! (shipping, discount codes, tax) with the arithmetic of [`domain::pricing`].
 
 pub mod app;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod metrics;
+pub mod pricing;
 pub mod returns;
 pub mod store;
 pub mod workflow;

@@ -744,13 +744,30 @@ impl Step<'_> {
         }
     }
 
-    /// The value of some lines of the order at their unit prices.
+    /// What some units of the order's lines were charged: their share of each line's charge
+    /// (discounts and tax included), so a whole line is worth exactly what it was charged.
     fn lines_value(&self, lines: &[ProblemLine]) -> i64 {
         lines
             .iter()
             .filter_map(|p| {
                 let line = self.order.lines.iter().find(|l| l.line_id == p.line_id)?;
-                Some(line.unit_price.minor.saturating_mul(i64::from(p.quantity)))
+                Some(line.value_of(0, p.quantity))
+            })
+            .sum()
+    }
+
+    /// What the units of a parcel just handed over were charged. The order read here already
+    /// counts them as shipped, and a line's shipped units are its first ones, so the parcel's
+    /// units of a line are those just below `shipped_quantity`: the parcels of a line add up
+    /// to exactly its charge.
+    fn parcel_value(&self, lines: &[ProblemLine]) -> i64 {
+        lines
+            .iter()
+            .filter_map(|p| {
+                let line = self.order.lines.iter().find(|l| l.line_id == p.line_id)?;
+                let after = line.shipped_quantity;
+                let before = (after - p.quantity).max(0);
+                Some(line.value_of(before, after - before))
             })
             .sum()
     }
@@ -785,7 +802,7 @@ impl Step<'_> {
         )
         .await?;
 
-        let share = self.lines_value(
+        let share = self.parcel_value(
             &parcel
                 .lines
                 .iter()
@@ -796,6 +813,12 @@ impl Step<'_> {
                 })
                 .collect::<Vec<_>>(),
         );
+        // The shipping fee goes with the first parcel, so the parcels add up to the total.
+        let share = if self.row.shipped_any {
+            share
+        } else {
+            share.saturating_add(order.breakdown.shipping)
+        };
         let (amount, cash) = match order.payment_method {
             PaymentMethod::Card | PaymentMethod::Wallet => (share, false),
             // Cash at the store counter is collected at pickup; shipped cash at delivery.

@@ -135,6 +135,7 @@ pub(crate) fn order_request(request_id: &str, quantity: i32, token: &str) -> Pla
             sku: SKU.into(),
             quantity,
             unit_price: Some(eur(PRICE)),
+            ..Default::default()
         }],
         shipping_address: Some(Address {
             recipient: "Mei Lin".into(),

@@ -143,6 +143,7 @@ async fn a_placed_order_reaches_payments_and_outside_subscribers() {
             sku: "TEA-001".into(),
             quantity: 2,
             unit_price: Some(eur(1250)),
+            ..Default::default()
         }],
         shipping_address: Some(Address {
             recipient: "Mei Lin".into(),

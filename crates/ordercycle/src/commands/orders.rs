@@ -307,6 +307,7 @@ pub async fn orders(c: &Clients, out: &Out, cmd: OrdersCmd) -> anyhow::Result<()
                     sku: p[0].to_owned(),
                     quantity: number(p[1], "quantity")?,
                     unit_price: item.unit_price,
+                    ..Default::default()
                 });
             }
             let request = PlaceOrderRequest {

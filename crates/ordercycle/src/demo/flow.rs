@@ -114,6 +114,7 @@ impl Flow {
                     sku: (*sku).into(),
                     quantity: *quantity,
                     unit_price: Some(eur(seed::price(sku))),
+                    ..Default::default()
                 })
                 .collect(),
             shipping_address: Some(Address {

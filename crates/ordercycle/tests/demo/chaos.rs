@@ -166,6 +166,7 @@ pub(crate) fn order_request(i: usize) -> PlaceOrderRequest {
             sku: sku.into(),
             quantity,
             unit_price: Some(eur(price)),
+            ..Default::default()
         }],
         shipping_address: Some(Address {
             recipient: "Mei Lin".into(),

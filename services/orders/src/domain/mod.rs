@@ -3,12 +3,13 @@
 
 pub mod money;
 pub mod order;
+pub mod pricing;
 pub mod returns;
 pub mod review;
 pub mod saga;
 
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
-    Address, Channel, Customer, Fulfillment, NewLine, NewOrder, Order, OrderLine, OrderNumber,
-    OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
+    Address, Channel, Customer, Fulfillment, LinePrice, NewLine, NewOrder, Order, OrderLine,
+    OrderNumber, OrderStatus, PaymentChoice, PaymentMethod, Quantity, Sku,
 };

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::money::{Money, MoneyError};
+use super::pricing::Breakdown;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal,)* }) => {
@@ -182,6 +183,21 @@ pub struct NewLine {
     pub unit_price: Money,
     /// The catalog's name for the SKU, filled in when the order is checked against it.
     pub name: String,
+    /// The item category for tax: the catalog's, else the request's, else empty.
+    pub category: String,
+    /// Shipping weight of one unit: the catalog's, else the request's, else 0.
+    pub weight_grams: u32,
+    /// Set when the order is priced: this line's discount, tax and what it is charged
+    /// (see [`super::pricing`]); until then no discount, no tax, charged = the line total.
+    pub priced: LinePrice,
+}
+
+/// A line's share of the order's adjustments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinePrice {
+    pub discount: i64,
+    pub tax: i64,
+    pub charged: i64,
 }
 
 impl NewLine {
@@ -202,7 +218,16 @@ pub struct NewOrder {
     pub billing_address: Option<Address>,
     pub lines: Vec<NewLine>,
     pub payment: PaymentChoice,
+    /// The amount charged. Σ lines until priced; then subtotal + shipping − discount + tax.
     pub total: Money,
+    /// Discount codes as given (upper-cased), in order.
+    pub discount_codes: Vec<String>,
+    /// The shipping service level asked for; empty for the default ("standard").
+    pub service_level: String,
+    /// The total the client expects, checked once priced.
+    pub expected_total: Option<Money>,
+    /// How total is made up; [`Breakdown::plain`] until priced.
+    pub breakdown: Breakdown,
 }
 
 impl NewOrder {
@@ -223,6 +248,31 @@ pub struct OrderLine {
     pub unit_price: Money,
     pub shipped_quantity: i32,
     pub cancelled_quantity: i32,
+    pub category: String,
+    pub weight_grams: i32,
+    /// Discount, tax and what the line is charged (see [`super::pricing`]).
+    pub priced: LinePrice,
+}
+
+impl OrderLine {
+    /// unit price × quantity.
+    pub fn amount(&self) -> i64 {
+        self.unit_price
+            .minor
+            .saturating_mul(i64::from(self.quantity))
+    }
+
+    /// What `units` units of this line are worth, counted from its first unit `from`: its
+    /// charged amount split so that the parts add up exactly (see
+    /// [`super::pricing::value_of_units`]).
+    pub fn value_of(&self, from: i32, units: i32) -> i64 {
+        super::pricing::value_of_unit_range(
+            self.priced.charged,
+            i64::from(self.quantity),
+            i64::from(from),
+            i64::from(from) + i64::from(units),
+        )
+    }
 }
 
 /// An order as stored.
@@ -239,7 +289,9 @@ pub struct Order {
     pub payment_method: PaymentMethod,
     pub installments: u8,
     pub lines: Vec<OrderLine>,
+    /// The amount charged: subtotal + shipping − discount + tax.
     pub total: Money,
+    pub breakdown: Breakdown,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -289,6 +341,9 @@ mod tests {
             quantity: Quantity::parse(qty).unwrap(),
             unit_price: Money::new(eur, price),
             name: String::new(),
+            category: String::new(),
+            weight_grams: 0,
+            priced: LinePrice::default(),
         };
         let total = NewOrder::total_of(&[line(1999, 2), line(500, 1)]).unwrap();
         assert_eq!(total, Money::new(eur, 4498));

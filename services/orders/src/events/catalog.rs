@@ -36,6 +36,7 @@ impl Handler<ItemUpserted> for UpsertCatalogItem {
                 category: &item.category,
                 returnable: item.returnable.unwrap_or(true),
                 active: item.active.unwrap_or(true),
+                weight_grams: item.weight_grams.max(0),
                 updated_at,
             },
         )

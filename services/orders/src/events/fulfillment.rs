@@ -272,12 +272,15 @@ impl Handler<FulfillmentShortPicked> for OnFulfillment {
             if cancelled == 0 {
                 continue;
             }
-            let price = order
+            // Cancelled units are a line's last ones (shipped ones its first): valued at their
+            // share of the line's charge, so shipped and cancelled parts add up to it.
+            value += order
                 .lines
                 .iter()
                 .find(|l| l.line_id == line.line_id)
-                .map_or(0, |l| l.unit_price.minor);
-            value += price * i64::from(cancelled);
+                .map_or(0, |l| {
+                    l.value_of(l.quantity - l.cancelled_quantity - cancelled, cancelled)
+                });
             released.push(contracts::orders::ReservationLine {
                 line_id: line.line_id.clone(),
                 sku: line.sku.clone(),

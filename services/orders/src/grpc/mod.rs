@@ -3,6 +3,7 @@
 //! transaction; errors map once through [`crate::error::Error`].
 
 mod orders;
+mod pricing;
 mod returns;
 mod review;
 
@@ -11,6 +12,7 @@ use runtime::{Actor, Role};
 use uuid::Uuid;
 
 pub use orders::OrdersApi;
+pub use pricing::PricingApi;
 pub use returns::ReturnsApi;
 pub use review::ReviewApi;
 

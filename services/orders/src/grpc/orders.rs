@@ -17,6 +17,7 @@ use crate::convert::{order_view_pb, problem_pb};
 use crate::domain::saga::{CancelReason, Input};
 use crate::domain::{Currency, NewOrder, Order, OrderNumber, OrderStatus};
 use crate::error::Error;
+use crate::pricing;
 use crate::store::shipments::{ProblemLine, ProblemRow};
 use crate::store::{self, orders::Inserted, timeline};
 use crate::workflow::{Facts, Workflow};
@@ -34,9 +35,8 @@ impl OrdersApi {
         Self { pool, wf }
     }
 
-    async fn place(&self, actor: &Actor, request: PlaceOrderRequest) -> Result<Order, Error> {
-        // The hash covers the whole request: a replay must be the same request.
-        let request_hash = Sha256::digest(request.encode_to_vec()).to_vec();
+    /// A valid request as a new order for this caller (a guest id assigned if need be).
+    fn new_order(actor: &Actor, request: PlaceOrderRequest) -> Result<NewOrder, Error> {
         let mut new_order = NewOrder::try_from(request)?;
         if new_order.customer.id.is_empty() {
             new_order.customer.id = if actor.is_staff() {
@@ -50,28 +50,80 @@ impl OrdersApi {
             v.add("customer.id", "must be the id of the calling customer");
             return Err(v.into());
         }
+        Ok(new_order)
+    }
+
+    /// Prices `request` as PlaceOrder would, without placing it or using up its codes.
+    pub(super) async fn quote(
+        &self,
+        actor: &Actor,
+        request: PlaceOrderRequest,
+    ) -> Result<NewOrder, Error> {
+        let mut new_order = Self::new_order(actor, request)?;
+        let now = self.wf.clock.now();
+        let mut conn = self.pool.acquire().await?;
+        if self.wf.config.catalog_check {
+            check_catalog(&mut conn, &mut new_order).await?;
+        } else {
+            fill_from_catalog(&mut conn, &mut new_order).await?;
+        }
+        pricing::price(&mut conn, &mut new_order, now, pricing::Purpose::Quote).await?;
+        Ok(new_order)
+    }
+
+    async fn place(&self, actor: &Actor, request: PlaceOrderRequest) -> Result<Order, Error> {
+        // The hash covers the whole request: a replay must be the same request.
+        let request_hash = Sha256::digest(request.encode_to_vec()).to_vec();
+        let mut new_order = Self::new_order(actor, request)?;
 
         let now = self.wf.clock.now();
         let mut tx = self.pool.begin().await?;
+        // A replay answers with the first order, before its codes are checked again (the first
+        // order may have used the last use of one).
+        if let Some((order, earlier)) =
+            store::orders::by_request_id(&mut tx, &new_order.request_id).await?
+        {
+            return replay(order, &earlier, &request_hash, &new_order.request_id);
+        }
         if self.wf.config.catalog_check {
             check_catalog(&mut tx, &mut new_order).await?;
+        } else {
+            fill_from_catalog(&mut tx, &mut new_order).await?;
         }
+        let redemptions =
+            match pricing::price(&mut tx, &mut new_order, now, pricing::Purpose::Place).await {
+                Ok(redemptions) => redemptions,
+                Err(refused @ Error::InvalidArgument(_)) => {
+                    // The same request sent twice at once: the second waited for the first's
+                    // codes and found their last use gone — to the first, which it replays.
+                    return match store::orders::by_request_id(&mut tx, &new_order.request_id)
+                        .await?
+                    {
+                        Some((order, earlier)) => {
+                            replay(order, &earlier, &request_hash, &new_order.request_id)
+                        }
+                        None => Err(refused),
+                    };
+                }
+                Err(other) => return Err(other),
+            };
         let order = match store::orders::insert(&mut tx, &new_order, &request_hash, now).await? {
             Inserted::Existing {
                 order,
                 request_hash: earlier,
-            } => {
-                return if earlier == request_hash {
-                    Ok(order)
-                } else {
-                    Err(Error::AlreadyExists(format!(
-                        "request_id {} was already used for a different request (order {})",
-                        new_order.request_id, order.number
-                    )))
-                };
-            }
+            } => return replay(order, &earlier, &request_hash, &new_order.request_id),
             Inserted::New(order) => order,
         };
+        store::pricing::redeem(
+            &mut tx,
+            order.id,
+            &order.customer.id,
+            &order.customer.email,
+            order.total.currency.as_str(),
+            &redemptions,
+            now,
+        )
+        .await?;
         let placed = OrderPlaced {
             // The token itself goes only to payments, with the payment request.
             payment_token_fingerprint: new_order
@@ -179,6 +231,43 @@ impl OrdersApi {
 
 use contracts::orders::PlaceOrderRequest;
 
+/// The answer to a request_id used before: the first order if the request is the same.
+fn replay(order: Order, earlier: &[u8], hash: &[u8], request_id: &str) -> Result<Order, Error> {
+    if earlier == hash {
+        Ok(order)
+    } else {
+        Err(Error::AlreadyExists(format!(
+            "request_id {request_id} was already used for a different request (order {})",
+            order.number
+        )))
+    }
+}
+
+/// The catalog's category and unit weight for the lines it knows (without checking the
+/// lines against it): the request's own values stand only where the catalog has none.
+async fn fill_from_catalog(
+    conn: &mut sqlx::PgConnection,
+    order: &mut NewOrder,
+) -> Result<(), Error> {
+    let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
+    let items = store::catalog::get_many(conn, &skus).await?;
+    for line in &mut order.lines {
+        if let Some(item) = items.iter().find(|it| it.sku == line.sku.as_str()) {
+            take_catalog_facts(line, item);
+        }
+    }
+    Ok(())
+}
+
+fn take_catalog_facts(line: &mut crate::domain::NewLine, item: &store::catalog::CatalogItem) {
+    if !item.category.is_empty() {
+        line.category.clone_from(&item.category);
+    }
+    if item.weight_grams > 0 {
+        line.weight_grams = u32::try_from(item.weight_grams).unwrap_or(0);
+    }
+}
+
 /// Every SKU in the catalog and for sale, every price the catalog's (DESIGN step 2).
 async fn check_catalog(conn: &mut sqlx::PgConnection, order: &mut NewOrder) -> Result<(), Error> {
     let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
@@ -213,6 +302,7 @@ async fn check_catalog(conn: &mut sqlx::PgConnection, order: &mut NewOrder) -> R
             continue;
         }
         line.name.clone_from(&item.name);
+        take_catalog_facts(line, item);
     }
     if v.is_empty() {
         Ok(())

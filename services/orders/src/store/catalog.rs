@@ -12,6 +12,8 @@ pub struct CatalogItem {
     pub category: String,
     pub returnable: bool,
     pub active: bool,
+    /// 0 when inventory did not say.
+    pub weight_grams: i32,
 }
 
 pub struct ItemUpdate<'a> {
@@ -22,6 +24,7 @@ pub struct ItemUpdate<'a> {
     pub category: &'a str,
     pub returnable: bool,
     pub active: bool,
+    pub weight_grams: i32,
     /// When inventory changed it: an older update never overwrites a newer one.
     pub updated_at: DateTime<Utc>,
 }
@@ -29,12 +32,12 @@ pub struct ItemUpdate<'a> {
 pub async fn upsert(conn: &mut PgConnection, item: &ItemUpdate<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO catalog_items (sku, name, currency, unit_price_minor, category, returnable,
-             active, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             active, updated_at, weight_grams)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, currency = EXCLUDED.currency,
              unit_price_minor = EXCLUDED.unit_price_minor, category = EXCLUDED.category,
              returnable = EXCLUDED.returnable, active = EXCLUDED.active,
-             updated_at = EXCLUDED.updated_at
+             updated_at = EXCLUDED.updated_at, weight_grams = EXCLUDED.weight_grams
          WHERE catalog_items.updated_at <= EXCLUDED.updated_at",
     )
     .bind(item.sku)
@@ -45,6 +48,7 @@ pub async fn upsert(conn: &mut PgConnection, item: &ItemUpdate<'_>) -> Result<()
     .bind(item.returnable)
     .bind(item.active)
     .bind(item.updated_at)
+    .bind(item.weight_grams)
     .execute(conn)
     .await?;
     Ok(())
@@ -55,7 +59,7 @@ pub async fn get_many(
     skus: &[&str],
 ) -> Result<Vec<CatalogItem>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT sku, name, currency, unit_price_minor, category, returnable, active
+        "SELECT sku, name, currency, unit_price_minor, category, returnable, active, weight_grams
          FROM catalog_items WHERE sku = ANY($1)",
     )
     .bind(skus)

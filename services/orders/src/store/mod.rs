@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod orders;
+pub mod pricing;
 pub mod returns;
 pub mod saga;
 pub mod shipments;

@@ -5,9 +5,10 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::domain::pricing::{Adjustment, Breakdown, TaxMode};
 use crate::domain::{
-    Address, Channel, Currency, Customer, Fulfillment, Money, NewOrder, Order, OrderLine,
-    OrderNumber, OrderStatus, PaymentMethod,
+    Address, Channel, Currency, Customer, Fulfillment, LinePrice, Money, NewOrder, Order,
+    OrderLine, OrderNumber, OrderStatus, PaymentMethod,
 };
 
 /// What inserting a new order found.
@@ -28,6 +29,25 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("stored order {0} is unreadable: {1}")]
     Corrupt(Uuid, String),
+}
+
+/// The order placed with `request_id`, and the hash of the request that placed it.
+pub async fn by_request_id(
+    conn: &mut PgConnection,
+    request_id: &str,
+) -> Result<Option<(Order, Vec<u8>)>, StoreError> {
+    let found: Option<(Uuid, Vec<u8>)> =
+        sqlx::query_as("SELECT id, request_hash FROM orders WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((id, hash)) = found else {
+        return Ok(None);
+    };
+    let order = get(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(id, "vanished".into()))?;
+    Ok(Some((order, hash)))
 }
 
 /// Inserts `order` unless its request_id is already taken, in which case the earlier order is
@@ -51,8 +71,11 @@ pub async fn insert(
         "INSERT INTO orders (id, order_number, request_id, request_hash, status, customer_id,
              customer, channel, fulfillment_mode, pickup_store_id, shipping_address,
              billing_address, payment_method, installment_count, payment_token, currency,
-             total_minor, created_at, updated_at, channel_ref)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)
+             total_minor, created_at, updated_at, channel_ref, subtotal_minor, shipping_minor,
+             discount_minor, tax_minor, included_tax_minor, tax_inclusive,
+             shipping_service_level, adjustments)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(id)
@@ -74,6 +97,14 @@ pub async fn insert(
     .bind(order.total.minor)
     .bind(now)
     .bind(&order.channel_ref)
+    .bind(order.breakdown.subtotal)
+    .bind(order.breakdown.shipping)
+    .bind(order.breakdown.discount)
+    .bind(order.breakdown.tax)
+    .bind(order.breakdown.included_tax)
+    .bind(order.breakdown.tax_mode == TaxMode::Inclusive)
+    .bind(&order.breakdown.service_level)
+    .bind(Json(&order.breakdown.adjustments))
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -101,9 +132,20 @@ pub async fn insert(
         .collect();
     let prices: Vec<i64> = order.lines.iter().map(|l| l.unit_price.minor).collect();
     let names: Vec<&str> = order.lines.iter().map(|l| l.name.as_str()).collect();
+    let discounts: Vec<i64> = order.lines.iter().map(|l| l.priced.discount).collect();
+    let taxes: Vec<i64> = order.lines.iter().map(|l| l.priced.tax).collect();
+    let charged: Vec<i64> = order.lines.iter().map(|l| l.priced.charged).collect();
+    let categories: Vec<&str> = order.lines.iter().map(|l| l.category.as_str()).collect();
+    let weights: Vec<i32> = order
+        .lines
+        .iter()
+        .map(|l| i32::try_from(l.weight_grams).unwrap_or(i32::MAX))
+        .collect();
     sqlx::query(
-        "INSERT INTO order_lines (order_id, line_id, position, sku, quantity, unit_price_minor, name)
-         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::text[])",
+        "INSERT INTO order_lines (order_id, line_id, position, sku, quantity, unit_price_minor, name,
+             discount_minor, tax_minor, charged_minor, category, weight_grams)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[],
+             $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::int[])",
     )
     .bind(id)
     .bind(&line_ids)
@@ -112,6 +154,11 @@ pub async fn insert(
     .bind(&quantities)
     .bind(&prices)
     .bind(&names)
+    .bind(&discounts)
+    .bind(&taxes)
+    .bind(&charged)
+    .bind(&categories)
+    .bind(&weights)
     .execute(&mut *conn)
     .await?;
 
@@ -127,6 +174,9 @@ pub async fn insert(
             unit_price: line.unit_price,
             shipped_quantity: 0,
             cancelled_quantity: 0,
+            category: line.category.clone(),
+            weight_grams: i32::try_from(line.weight_grams).unwrap_or(i32::MAX),
+            priced: line.priced,
         })
         .collect();
     Ok(Inserted::New(Order {
@@ -142,6 +192,7 @@ pub async fn insert(
         installments: order.payment.installments,
         lines,
         total: order.total,
+        breakdown: order.breakdown.clone(),
         created_at: now,
         updated_at: now,
     }))
@@ -165,6 +216,14 @@ struct OrderRow {
     total_minor: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    subtotal_minor: Option<i64>,
+    shipping_minor: i64,
+    discount_minor: i64,
+    tax_minor: i64,
+    included_tax_minor: i64,
+    tax_inclusive: bool,
+    shipping_service_level: String,
+    adjustments: Json<Vec<Adjustment>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -176,12 +235,18 @@ struct LineRow {
     unit_price_minor: i64,
     shipped_quantity: i32,
     cancelled_quantity: i32,
+    discount_minor: i64,
+    tax_minor: i64,
+    charged_minor: Option<i64>,
+    category: String,
+    weight_grams: i32,
 }
 
 const ORDER_COLUMNS: &str =
     "id, order_number, status, customer, channel, channel_ref, fulfillment_mode,
     pickup_store_id, shipping_address, billing_address, payment_method, installment_count,
-    currency, total_minor, created_at, updated_at";
+    currency, total_minor, created_at, updated_at, subtotal_minor, shipping_minor, discount_minor,
+    tax_minor, included_tax_minor, tax_inclusive, shipping_service_level, adjustments";
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>, StoreError> {
     let row: Option<OrderRow> =
@@ -213,7 +278,8 @@ pub async fn get_by_number(
 
 async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, StoreError> {
     let lines: Vec<LineRow> = sqlx::query_as(
-        "SELECT line_id, sku, name, quantity, unit_price_minor, shipped_quantity, cancelled_quantity
+        "SELECT line_id, sku, name, quantity, unit_price_minor, shipped_quantity, cancelled_quantity,
+             discount_minor, tax_minor, charged_minor, category, weight_grams
          FROM order_lines
          WHERE order_id = $1 ORDER BY position",
     )
@@ -231,6 +297,28 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
         ("STORE_PICKUP", _, Some(store_id)) => Fulfillment::StorePickup { store_id },
         _ => return Err(corrupt("fulfillment mode")),
     };
+    let breakdown = match row.subtotal_minor {
+        // Placed before totals existed: the plain sum of the lines.
+        None => Breakdown::plain(row.total_minor),
+        Some(subtotal) => Breakdown {
+            subtotal,
+            shipping: row.shipping_minor,
+            discount: row.discount_minor,
+            tax: row.tax_minor,
+            included_tax: row.included_tax_minor,
+            tax_mode: if row.tax_inclusive {
+                TaxMode::Inclusive
+            } else {
+                TaxMode::Exclusive
+            },
+            service_level: row.shipping_service_level,
+            total_weight_grams: lines
+                .iter()
+                .map(|l| i64::from(l.weight_grams) * i64::from(l.quantity))
+                .sum(),
+            adjustments: row.adjustments.0,
+        },
+    };
     Ok(Order {
         id: row.id,
         number: row.order_number,
@@ -246,6 +334,13 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
         lines: lines
             .into_iter()
             .map(|l| OrderLine {
+                priced: LinePrice {
+                    discount: l.discount_minor,
+                    tax: l.tax_minor,
+                    charged: l.charged_minor.unwrap_or_else(|| {
+                        l.unit_price_minor.saturating_mul(i64::from(l.quantity))
+                    }),
+                },
                 line_id: l.line_id,
                 sku: l.sku,
                 name: l.name,
@@ -253,9 +348,12 @@ async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, Sto
                 unit_price: Money::new(currency, l.unit_price_minor),
                 shipped_quantity: l.shipped_quantity,
                 cancelled_quantity: l.cancelled_quantity,
+                category: l.category,
+                weight_grams: l.weight_grams,
             })
             .collect(),
         total: Money::new(currency, row.total_minor),
+        breakdown,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

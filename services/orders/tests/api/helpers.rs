@@ -407,11 +407,13 @@ pub fn valid_request(request_id: &str) -> PlaceOrderRequest {
                 sku: "TEA-001".into(),
                 quantity: 2,
                 unit_price: Some(eur(1250)),
+                ..Default::default()
             },
             NewOrderLine {
                 sku: "CUP-002".into(),
                 quantity: 1,
                 unit_price: Some(eur(899)),
+                ..Default::default()
             },
         ],
         shipping_address: Some(Address {
@@ -430,6 +432,7 @@ pub fn valid_request(request_id: &str) -> PlaceOrderRequest {
             token: "tok_visa".into(),
             installment_count: 0,
         }),
+        ..Default::default()
     }
 }
 

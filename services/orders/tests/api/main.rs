@@ -12,3 +12,4 @@ mod receipt;
 mod returns;
 mod review;
 mod saga;
+mod totals;

@@ -337,6 +337,7 @@ async fn a_non_returnable_item_is_refused_with_a_field_violation() {
         sku: "GIFT-100".into(),
         quantity: 1,
         unit_price: Some(eur(5000)),
+        ..Default::default()
     });
     let order = app.delivered(place).await;
     let err = client(&app)

@@ -38,6 +38,7 @@ fn high_value(request_id: &str) -> contracts::orders::PlaceOrderRequest {
         sku: "POT-003".into(),
         quantity: 23,
         unit_price: Some(eur(45_000)),
+        ..Default::default()
     }];
     request
 }
