@@ -270,13 +270,14 @@ async fn load(server: &str, url: &str, orders: i64) -> anyhow::Result<()> {
     // The load marked every hour of the year stale: compute the rollups as the service's
     // refresher would, then let the planner know the tables (and the visibility map, for
     // index-only scans).
+    drop(conn);
     let started = Instant::now();
     let hours = analytics::store::rollup::refresh_all(&pool).await?;
     output::progress(&format!(
         "rolled up {hours} hours in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
-    conn.execute("VACUUM ANALYZE").await?;
+    pool.execute("VACUUM ANALYZE").await?;
     Ok(())
 }
 

@@ -30,19 +30,18 @@ DECLARE
 BEGIN
     -- EXECUTE: the transition tables a statement may name depend on the operation.
     EXECUTE format($q$
-        WITH changed AS MATERIALIZED (%s)
+        WITH changed AS MATERIALIZED (%s),
+        orders AS (SELECT DISTINCT c.r->>'order_id' AS id FROM changed c WHERE c.r ? 'order_id'),
+        shipments AS (SELECT DISTINCT c.r->>'shipment_id' AS id FROM changed c WHERE c.r ? 'shipment_id'),
+        returns AS (SELECT DISTINCT c.r->>'return_id' AS id FROM changed c WHERE c.r ? 'return_id')
         INSERT INTO rollup_stale (hour)
         SELECT DISTINCT date_trunc('hour', e.value::timestamptz, 'UTC') FROM (
             SELECT c.r FROM changed c
-            UNION ALL SELECT to_jsonb(f) FROM order_facts f
-                WHERE f.order_id IN (SELECT c.r->>'order_id' FROM changed c)
-            UNION ALL SELECT to_jsonb(p) FROM parcel_facts p
-                WHERE p.order_id IN (SELECT c.r->>'order_id' FROM changed c)
-            UNION ALL SELECT to_jsonb(s) FROM shipment_facts s
-                WHERE s.order_id IN (SELECT c.r->>'order_id' FROM changed c)
-                   OR s.shipment_id IN (SELECT c.r->>'shipment_id' FROM changed c)
-            UNION ALL SELECT to_jsonb(rf) FROM return_facts rf
-                WHERE rf.return_id IN (SELECT c.r->>'return_id' FROM changed c)
+            UNION ALL SELECT to_jsonb(f) FROM orders o JOIN order_facts f ON f.order_id = o.id
+            UNION ALL SELECT to_jsonb(p) FROM orders o JOIN parcel_facts p ON p.order_id = o.id
+            UNION ALL SELECT to_jsonb(s) FROM orders o JOIN shipment_facts s ON s.order_id = o.id
+            UNION ALL SELECT to_jsonb(s) FROM shipments i JOIN shipment_facts s ON s.shipment_id = i.id
+            UNION ALL SELECT to_jsonb(rf) FROM returns i JOIN return_facts rf ON rf.return_id = i.id
         ) x, jsonb_each_text(x.r) e
         WHERE e.key LIKE '%%\_at' AND e.value IS NOT NULL
         ORDER BY 1

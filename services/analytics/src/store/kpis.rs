@@ -17,7 +17,7 @@ use super::rollup;
 use crate::domain::{Dimension, Granularity, Histogram, Range};
 
 /// Up to this many durations in a range, percentiles are computed exactly from the facts.
-pub const EXACT_SAMPLES: i64 = 10_000;
+pub const EXACT_SAMPLES: i64 = 2_000;
 
 /// Whether Postgres knows the IANA time zone `name`.
 pub async fn time_zone_exists(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
@@ -254,7 +254,7 @@ async fn durations(
              max(d.micros)::float8 / 1e6
          FROM ({}) d WHERE {filter}
          GROUP BY GROUPING SETS ((1, 2), (1))",
-        rollup::DURATION_SAMPLES.replace("@w", "exact_w")
+        rollup::windowed(rollup::DURATION_SAMPLES, "exact_w")
     ))
     .bind(range.start)
     .bind(range.end)

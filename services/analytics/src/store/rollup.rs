@@ -34,9 +34,10 @@ pub struct Rollup {
     pub grain: Grain,
     /// The table's columns in the order `aggregate` yields them, `bucket` first.
     pub columns: &'static str,
-    /// A `SELECT` yielding `columns`, over the facts whose time falls in a window of the CTE
-    /// named `@w` (columns `lo`, `hi`: half-open), with `bucket` = `date_trunc(grain, time,
-    /// 'UTC')`, grouped by bucket and key.
+    /// A `SELECT` yielding `columns`, grouped by `bucket` = `date_trunc(grain, time, 'UTC')`
+    /// and the key, over the facts whose time falls in one of the windows `(lo, hi)` (half-open)
+    /// of a CTE: `@in(table, column)` stands for the rows of `table` whose `column` falls in a
+    /// window (see [`windowed`]).
     pub aggregate: &'static str,
 }
 
@@ -47,7 +48,7 @@ impl Rollup {
     /// everything is computed — for buckets that do not align with the rollup's (a time zone
     /// whose offset is not a whole hour).
     pub fn source(&self, name: &str, stored: bool) -> String {
-        let aggregate = self.aggregate.replace("@w", &format!("{name}_w"));
+        let aggregate = windowed(self.aggregate, &format!("{name}_w"));
         if !stored {
             return format!(
                 "{name}_w (lo, hi) AS (SELECT $1::timestamptz, $2::timestamptz),
@@ -87,6 +88,29 @@ impl Rollup {
     }
 }
 
+/// `sql` with each `@in(table, column)` spelled out as the rows of `table` whose `column` falls
+/// in a window of the CTE `windows`. Each window is its own index range scan (a lateral
+/// subquery the planner may not flatten): the planner cannot know how few rows a window holds
+/// and would otherwise scan whole tables.
+pub fn windowed(sql: &str, windows: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 256);
+    let mut rest = sql;
+    while let Some(at) = rest.find("@in(") {
+        out.push_str(&rest[..at]);
+        let args_end = rest[at..].find(')').map_or(rest.len(), |i| at + i);
+        let args = &rest[at + 4..args_end];
+        let (table, column) = args.split_once(',').unwrap_or((args, ""));
+        let (table, column) = (table.trim(), column.trim());
+        out.push_str(&format!(
+            "{windows} w CROSS JOIN LATERAL (SELECT * FROM {table} \
+             WHERE {column} >= w.lo AND {column} < w.hi OFFSET 0)"
+        ));
+        rest = &rest[(args_end + 1).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Orders by placement hour, currency and channel.
 pub const SALES: Rollup = Rollup {
     table: "rollup_sales",
@@ -113,7 +137,7 @@ pub const SALES: Rollup = Rollup {
             count(f.held_at) AS held,
             count(*) FILTER (WHERE f.held_at IS NOT NULL AND f.decision = 'approved') AS approved,
             count(*) FILTER (WHERE f.held_at IS NOT NULL AND f.decision = 'rejected') AS rejected
-        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        FROM @in(order_facts, placed_at) f
         LEFT JOIN LATERAL (SELECT sum(mm.amount_minor) AS refunds FROM money_moves mm
             WHERE mm.order_id = f.order_id AND mm.kind = 'refunded'
               AND mm.currency_code = f.currency_code) m ON true
@@ -133,7 +157,7 @@ pub const SKU_SALES: Rollup = Rollup {
             sum(l.units)::bigint AS units, sum(l.gross)::bigint AS gross_minor,
             COALESCE(sum(l.gross) FILTER (WHERE f.cancelled_at IS NULL AND f.rejected_at IS NULL), 0)::bigint AS kept_minor,
             COALESCE(sum(m.refunds), 0)::bigint AS refunds_minor
-        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        FROM @in(order_facts, placed_at) f
         JOIN LATERAL (SELECT ol.sku, sum(ol.quantity) AS units, sum(ol.line_total_minor) AS gross
             FROM order_lines ol WHERE ol.order_id = f.order_id GROUP BY ol.sku) l ON true
         LEFT JOIN LATERAL (SELECT sum(mm.amount_minor) AS refunds FROM money_moves mm
@@ -148,10 +172,10 @@ pub const SKU_DAILY: Rollup = Rollup {
     grain: Grain::Day,
     columns: "bucket, currency_code, sku, orders, units, revenue_minor",
     aggregate: "SELECT date_trunc('day', f.placed_at, 'UTC') AS bucket, f.currency_code, l.sku,
-            count(DISTINCT f.order_id) AS orders, sum(l.quantity)::bigint AS units,
-            sum(l.line_total_minor)::bigint AS revenue_minor
-        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
-        JOIN order_lines l ON l.order_id = f.order_id
+            count(*) AS orders, sum(l.units)::bigint AS units, sum(l.revenue)::bigint AS revenue_minor
+        FROM @in(order_facts, placed_at) f
+        JOIN LATERAL (SELECT ol.sku, sum(ol.quantity) AS units, sum(ol.line_total_minor) AS revenue
+            FROM order_lines ol WHERE ol.order_id = f.order_id GROUP BY ol.sku) l ON true
         GROUP BY 1, 2, 3",
 };
 
@@ -163,7 +187,7 @@ pub const REGION_DAILY: Rollup = Rollup {
     aggregate: "SELECT date_trunc('day', f.placed_at, 'UTC') AS bucket, f.currency_code,
             f.country_code, f.region, count(*) AS orders, sum(f.units)::bigint AS units,
             sum(f.total_minor)::bigint AS revenue_minor
-        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        FROM @in(order_facts, placed_at) f
         GROUP BY 1, 2, 3, 4",
 };
 
@@ -174,7 +198,7 @@ pub const CANCELS: Rollup = Rollup {
     columns: "bucket, channel, reason, orders",
     aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.channel,
             f.cancel_reason AS reason, count(*) AS orders
-        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        FROM @in(order_facts, placed_at) f
         WHERE f.cancelled_at IS NOT NULL AND f.cancel_reason IS NOT NULL
         GROUP BY 1, 2, 3",
 };
@@ -188,7 +212,7 @@ pub const METHODS: Rollup = Rollup {
             f.payment_method AS method, count(*) AS orders,
             COALESCE(sum(p.authorized), 0)::bigint AS authorized,
             COALESCE(sum(p.declined), 0)::bigint AS declined
-        FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+        FROM @in(order_facts, placed_at) f
         LEFT JOIN LATERAL (SELECT count(pf.authorized_at) AS authorized,
                 count(pf.declined_at) AS declined
             FROM payment_facts pf WHERE pf.order_id = f.order_id) p ON true
@@ -196,45 +220,46 @@ pub const METHODS: Rollup = Rollup {
 };
 
 /// Every duration the dashboard reports, one row each: `series`, `at` (the time it counts by),
-/// `channel`, `dim`, `micros`, over the facts in the windows `@w` (see [`DURATIONS`]).
+/// `channel`, `dim`, `micros`, over the facts in the windows of `@in` (see [`DURATIONS`]).
 macro_rules! duration_samples {
     () => {
         "
             SELECT 1 AS series, f.confirmed_at AS at, 0 AS channel, '' AS dim,
                 rollup_micros(f.confirmed_at - f.placed_at) AS micros
-            FROM @w w JOIN order_facts f ON f.confirmed_at >= w.lo AND f.confirmed_at < w.hi
+            FROM @in(order_facts, confirmed_at) f
             WHERE f.confirmed_at >= f.placed_at
             UNION ALL SELECT 2, f.decided_at, 0, '', rollup_micros(f.decided_at - f.held_at)
-            FROM @w w JOIN order_facts f ON f.decided_at >= w.lo AND f.decided_at < w.hi
+            FROM @in(order_facts, decided_at) f
             WHERE f.decided_at >= f.held_at
             UNION ALL SELECT 3, f.dispatched_at, 0, '', rollup_micros(f.dispatched_at - f.confirmed_at)
-            FROM @w w JOIN order_facts f ON f.dispatched_at >= w.lo AND f.dispatched_at < w.hi
+            FROM @in(order_facts, dispatched_at) f
             WHERE f.dispatched_at >= f.confirmed_at
             UNION ALL SELECT 4, s.delivered_at, 0, '', rollup_micros(s.delivered_at - s.handed_over_at)
-            FROM @w w JOIN shipment_facts s ON s.delivered_at >= w.lo AND s.delivered_at < w.hi
+            FROM @in(shipment_facts, delivered_at) s
             WHERE s.direction = 1 AND s.delivered_at >= s.handed_over_at
             UNION ALL SELECT 5, ff.picked_up_at, 0, '', rollup_micros(ff.picked_up_at - ff.ready_at)
-            FROM @w w JOIN fulfillment_facts ff ON ff.picked_up_at >= w.lo AND ff.picked_up_at < w.hi
+            FROM @in(fulfillment_facts, picked_up_at) ff
             WHERE ff.picked_up_at >= ff.ready_at
             UNION ALL SELECT 6, f.accepted_at, 0, '', rollup_micros(f.accepted_at - f.delivered_at)
-            FROM @w w JOIN order_facts f ON f.accepted_at >= w.lo AND f.accepted_at < w.hi
+            FROM @in(order_facts, accepted_at) f
             WHERE f.accepted_at >= f.delivered_at
             UNION ALL SELECT 7, f.delivered_at, 0, '', rollup_micros(f.delivered_at - f.placed_at)
-            FROM @w w JOIN order_facts f ON f.delivered_at >= w.lo AND f.delivered_at < w.hi
+            FROM @in(order_facts, delivered_at) f
             WHERE f.delivered_at >= f.placed_at
             UNION ALL SELECT 8, f.completed_at, 0, '', rollup_micros(f.completed_at - f.placed_at)
-            FROM @w w JOIN order_facts f ON f.completed_at >= w.lo AND f.completed_at < w.hi
+            FROM @in(order_facts, completed_at) f
             WHERE f.completed_at >= f.placed_at
             UNION ALL SELECT 9, r.closed_at, 0, '', rollup_micros(r.closed_at - r.requested_at)
-            FROM @w w JOIN return_facts r ON r.closed_at >= w.lo AND r.closed_at < w.hi
+            FROM @in(return_facts, closed_at) r
             WHERE r.closed_at >= r.requested_at
             UNION ALL SELECT 101, f.placed_at, f.channel, '', rollup_micros(f.decided_at - f.held_at)
-            FROM @w w JOIN order_facts f ON f.placed_at >= w.lo AND f.placed_at < w.hi
+            FROM @in(order_facts, placed_at) f
             WHERE f.decided_at >= f.held_at
             UNION ALL SELECT 201, p.handed_over_at, 0, p.warehouse_id,
                 rollup_micros(p.handed_over_at - o.confirmed_at)
-            FROM @w w JOIN parcel_facts p ON p.handed_over_at >= w.lo AND p.handed_over_at < w.hi
-            JOIN order_facts o ON o.order_id = p.order_id
+            FROM @in(parcel_facts, handed_over_at) p
+            JOIN LATERAL (SELECT of.confirmed_at FROM order_facts of
+                WHERE of.order_id = p.order_id OFFSET 0) o ON true
             WHERE o.confirmed_at IS NOT NULL
         "
     };
@@ -282,29 +307,29 @@ pub const WAREHOUSE: Rollup = Rollup {
                 0::bigint AS units_short, 0 AS ready, 0 AS collected, 0 AS packed, 0::bigint AS weight,
                 0 AS weighed, 0 AS handed_over, 0 AS delivered, 0 AS first_attempt, 0 AS with_eta,
                 0 AS on_time, 0 AS failures
-            FROM @w w JOIN fulfillment_facts ff ON ff.created_at >= w.lo AND ff.created_at < w.hi
+            FROM @in(fulfillment_facts, created_at) ff
             UNION ALL SELECT ff.picked_at, ff.warehouse_id, 0, ff.units_picked, ff.units_short,
                 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-            FROM @w w JOIN fulfillment_facts ff ON ff.picked_at >= w.lo AND ff.picked_at < w.hi
+            FROM @in(fulfillment_facts, picked_at) ff
             UNION ALL SELECT ff.ready_at, ff.warehouse_id, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-            FROM @w w JOIN fulfillment_facts ff ON ff.ready_at >= w.lo AND ff.ready_at < w.hi
+            FROM @in(fulfillment_facts, ready_at) ff
             UNION ALL SELECT ff.picked_up_at, ff.warehouse_id, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0
-            FROM @w w JOIN fulfillment_facts ff ON ff.picked_up_at >= w.lo AND ff.picked_up_at < w.hi
+            FROM @in(fulfillment_facts, picked_up_at) ff
             UNION ALL SELECT p.packed_at, p.warehouse_id, 0, 0, 0, 0, 0, 1,
                 COALESCE(p.weight_grams, 0), (p.weight_grams IS NOT NULL)::int, 0, 0, 0, 0, 0, 0
-            FROM @w w JOIN parcel_facts p ON p.packed_at >= w.lo AND p.packed_at < w.hi
+            FROM @in(parcel_facts, packed_at) p
             UNION ALL SELECT p.handed_over_at, p.warehouse_id, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0
-            FROM @w w JOIN parcel_facts p ON p.handed_over_at >= w.lo AND p.handed_over_at < w.hi
+            FROM @in(parcel_facts, handed_over_at) p
             UNION ALL SELECT s.delivered_at, s.warehouse_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
                 (NOT EXISTS (SELECT 1 FROM delivery_failures d
                     WHERE d.shipment_id = s.shipment_id AND d.failed_at < s.delivered_at))::int,
                 (s.first_eta IS NOT NULL)::int, (s.delivered_at <= s.first_eta)::int, 0
-            FROM @w w JOIN shipment_facts s ON s.delivered_at >= w.lo AND s.delivered_at < w.hi
+            FROM @in(shipment_facts, delivered_at) s
             WHERE s.direction = 1
             UNION ALL SELECT d.failed_at, s.warehouse_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
-            FROM @w w JOIN delivery_failures d ON d.failed_at >= w.lo AND d.failed_at < w.hi
-            JOIN shipment_facts s ON s.shipment_id = d.shipment_id
-            WHERE s.direction = 1
+            FROM @in(delivery_failures, failed_at) d
+            JOIN LATERAL (SELECT sf.warehouse_id FROM shipment_facts sf
+                WHERE sf.shipment_id = d.shipment_id AND sf.direction = 1 OFFSET 0) s ON true
         ) e
         GROUP BY 1, 2",
 };
@@ -315,9 +340,10 @@ pub const DELIVERED_SKUS: Rollup = Rollup {
     grain: Grain::Day,
     columns: "bucket, sku, units",
     aggregate: "SELECT date_trunc('day', f.delivered_at, 'UTC') AS bucket, l.sku,
-            sum(l.quantity)::bigint AS units
-        FROM @w w JOIN order_facts f ON f.delivered_at >= w.lo AND f.delivered_at < w.hi
-        JOIN order_lines l ON l.order_id = f.order_id
+            sum(l.units)::bigint AS units
+        FROM @in(order_facts, delivered_at) f
+        JOIN LATERAL (SELECT ol.sku, sum(ol.quantity) AS units
+            FROM order_lines ol WHERE ol.order_id = f.order_id GROUP BY ol.sku) l ON true
         GROUP BY 1, 2",
 };
 
@@ -390,7 +416,7 @@ pub async fn refresh(pool: &PgPool, max_hours: i64) -> Result<u64, sqlx::Error> 
             .bind(&buckets)
             .execute(&mut *tx)
             .await?;
-        let aggregate = rollup.aggregate.replace("@w", "w");
+        let aggregate = windowed(rollup.aggregate, "w");
         sqlx::query(&format!(
             "WITH w (lo, hi) AS (SELECT b, b + interval '1 {grain}' FROM unnest($1::timestamptz[]) b)
              INSERT INTO {table} ({columns}) {aggregate}",
@@ -452,4 +478,27 @@ pub async fn aligned_to_hours(
     .bind(end)
     .fetch_one(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windowed_spells_out_each_scan_of_a_window() {
+        assert_eq!(
+            windowed(
+                "SELECT 1 FROM @in(order_facts, placed_at) f WHERE true",
+                "x_w"
+            ),
+            "SELECT 1 FROM x_w w CROSS JOIN LATERAL (SELECT * FROM order_facts \
+             WHERE placed_at >= w.lo AND placed_at < w.hi OFFSET 0) f WHERE true"
+        );
+        for rollup in ALL {
+            let sql = windowed(rollup.aggregate, "w");
+            assert!(!sql.contains('@'), "{}: {sql}", rollup.table);
+            assert!(rollup.columns.starts_with("bucket,"), "{}", rollup.table);
+        }
+        assert!(!windowed(DURATION_SAMPLES, "w").contains('@'));
+    }
 }
