@@ -9,6 +9,7 @@ mod cancel;
 mod history;
 mod place_order;
 mod receipt;
+mod return_refunds;
 mod returns;
 mod review;
 mod saga;
