@@ -14,3 +14,4 @@ mod returns;
 mod review;
 mod saga;
 mod totals;
+mod updates;
