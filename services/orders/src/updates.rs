@@ -36,6 +36,10 @@ impl Update {
     }
 }
 
+/// The lines as the update leaves them, the order priced with them, and each code's new
+/// amount (code, minor units).
+pub type Repriced = (Vec<EditedLine>, NewOrder, Vec<(String, i64)>);
+
 /// What the update makes of the order.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -44,7 +48,7 @@ pub struct Plan {
     pub after: Order,
     /// The lines priced again (when lines or the destination change), with the codes' new
     /// amounts.
-    pub lines: Option<(Vec<EditedLine>, NewOrder, Vec<(String, i64)>)>,
+    pub lines: Option<Repriced>,
     pub stock: Vec<StockChange>,
     pub customer: Option<Customer>,
     pub address: Option<Address>,
