@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod pricing;
 pub mod returns;
 pub mod store;
+pub mod updates;
 pub mod workflow;
 
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};

@@ -165,7 +165,7 @@ impl OrdersApi {
     }
 
     /// The order `id_or_number`, if the caller may see it.
-    async fn find(&self, actor: &Actor, id_or_number: &str) -> Result<Order, Error> {
+    pub(super) async fn find(&self, actor: &Actor, id_or_number: &str) -> Result<Order, Error> {
         let mut conn = self.pool.acquire().await?;
         let order = match Uuid::parse_str(id_or_number) {
             Ok(id) => store::orders::get(&mut conn, id).await?,
@@ -191,13 +191,15 @@ impl OrdersApi {
     }
 
     /// The full view of an order (saga state, shipments, problems).
-    async fn view(&self, order: Order) -> Result<pb::Order, Error> {
+    pub(super) async fn view(&self, order: Order) -> Result<pb::Order, Error> {
         let mut conn = self.pool.acquire().await?;
         let saga = store::saga::read(&mut conn, order.id).await?;
         let shipments = store::shipments::list(&mut conn, order.id).await?;
         let problems = store::shipments::problems(&mut conn, order.id).await?;
         let (return_status, returned) = store::returns::order_summary(&mut conn, order.id).await?;
+        let version = store::updates::version(&mut conn, order.id).await?;
         let mut view = order_view_pb(order, saga.as_ref(), &shipments, &problems);
+        view.version = version;
         view.return_status =
             pb::OrderReturnStatus::from_str_name(&format!("ORDER_RETURN_STATUS_{return_status}"))
                 .unwrap_or(pb::OrderReturnStatus::None)
