@@ -75,8 +75,7 @@ impl Rollup {
         let hours_rows = self.hours.map_or(String::new(), |hours| {
             format!(
                 "UNION ALL SELECT {columns} FROM {hours} r, {name}_h h, {name}_x x
-                 WHERE r.bucket >= h.lo AND r.bucket < h.hi
-                   AND NOT (r.bucket >= x.lo AND r.bucket < x.hi)
+                 WHERE ((r.bucket >= h.lo AND r.bucket < x.lo) OR (r.bucket >= x.hi AND r.bucket < h.hi))
                    AND r.bucket NOT IN (SELECT g FROM {name}_stale_h)"
             )
         });
