@@ -71,14 +71,18 @@ pub async fn analytics(out: &Out, cmd: AnalyticsCmd) -> anyhow::Result<()> {
         AnalyticsCmd::Rebuild => {
             let api = analytics_api().await?;
             let done = analytics::rebuild(&api.pool).await?;
+            // The replay left every hour it touched stale: recompute the dashboard's rollups
+            // now rather than leave the questions reading the facts until the refresher catches up.
+            let hours = analytics::store::rollup::refresh_all(&api.pool).await?;
             out.rows(
-                &["replayed", "undecodable"],
+                &["replayed", "undecodable", "rollup_hours"],
                 vec![vec![
                     ("replayed", done.replayed.into()),
                     ("undecodable", done.undecodable.into()),
+                    ("rollup_hours", hours.into()),
                 ]],
             );
-            out.note("read models rebuilt from the kept events");
+            out.note("read models rebuilt from the kept events, rollups recomputed");
             Ok(())
         }
         AnalyticsCmd::Archive { after_days } => {

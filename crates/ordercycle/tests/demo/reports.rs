@@ -116,6 +116,21 @@ async fn the_html_report_and_a_rebuild_come_from_analytics_database() {
     let row: Value = serde_json::from_slice(&rebuilt.stdout).unwrap();
     assert_eq!(row["replayed"], 3);
     assert_eq!(row["undecodable"], 0);
+    assert!(row["rollup_hours"].is_u64(), "{row}");
+    // The rollups hold the three orders again (recomputed by the command, or by the service's
+    // own refresher if it took the stale hours first).
+    let mut rolled_up = 0_i64;
+    for _ in 0..100 {
+        rolled_up = sqlx::query_scalar("SELECT COALESCE(sum(orders), 0)::bigint FROM rollup_sales")
+            .fetch_one(&analytics.pool)
+            .await
+            .unwrap();
+        if rolled_up == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rolled_up, 3);
     let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM raw_events")
         .fetch_one(&analytics.pool)
         .await
