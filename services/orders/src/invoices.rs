@@ -279,6 +279,25 @@ fn fit(text: &str, size: u16, width: i32) -> String {
     format!("{cut}...")
 }
 
+/// `text` broken into lines that fit `width` points at `size` (between characters: titles in
+/// scripts without spaces shown as code points run long).
+fn wrap(text: &str, size: u16, width: i32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        current.push(c);
+        if pdf::text_width(&current, size) > width && current.chars().count() > 1 {
+            current.pop();
+            lines.push(std::mem::take(&mut current));
+            current.push(c);
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
 /// Pages being filled top to bottom.
 struct Pages {
     done: Vec<Page>,
@@ -362,8 +381,10 @@ pub fn pdf(doc: &Invoice) -> Vec<u8> {
     let mut y = top;
     for (i, line) in party_lines(&doc.seller).iter().enumerate() {
         let font = if i == 0 { Font::Bold } else { Font::Regular };
-        p.page.text(font, 9, LEFT, y, &fit(line, 9, 250));
-        y -= 12;
+        for part in wrap(line, 9, 260) {
+            p.page.text(font, 9, LEFT, y, &part);
+            y -= 12;
+        }
     }
     let mut facts = vec![
         format!("{title} number: {}", doc.number),
@@ -402,9 +423,10 @@ pub fn pdf(doc: &Invoice) -> Vec<u8> {
         buyer.push(format!("E-mail: {}", doc.buyer.email));
     }
     let foreign = buyer.iter().any(|l| !pdf::representable(l));
-    for line in &buyer {
+    for line in buyer.iter().flat_map(|l| wrap(l, 9, 300)) {
+        p.room(12);
         let y = p.y;
-        p.page.text(Font::Regular, 9, LEFT, y, &fit(line, 9, 300));
+        p.page.text(Font::Regular, 9, LEFT, y, &line);
         p.y -= 12;
     }
     if foreign {
@@ -493,4 +515,100 @@ pub fn pdf(doc: &Invoice) -> Vec<u8> {
     }
     p.finish(&format!("{title} {}", doc.number), &doc.number)
         .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::invoices::{InvoiceRequest, InvoiceType, Line};
+    use crate::domain::{Address, Currency};
+
+    fn sample(lines: usize) -> Invoice {
+        let line = |i: usize| Line {
+            kind: LineKind::Item,
+            line_id: format!("L{i}"),
+            sku: format!("SKU-{i}"),
+            description: format!("Item (grade {i}) with a rather long name \\ that gets cut"),
+            quantity: 2,
+            unit_price: 1250,
+            discount: 0,
+            tax: 475,
+            gross: 2975,
+        };
+        Invoice {
+            id: Uuid::nil(),
+            number: "INV-DE01-2026-000042".into(),
+            kind: Kind::Invoice,
+            order_id: Uuid::nil(),
+            order_number: "OC-261128-000001".into(),
+            customer_id: "cust-1".into(),
+            legal_entity: "DE01".into(),
+            seller: Party {
+                name: "ordercycle GmbH".into(),
+                address: None,
+                tax_id: "DE123456789".into(),
+                email: String::new(),
+            },
+            buyer: Party {
+                name: "上海茶叶有限公司".into(),
+                address: Some(Address {
+                    recipient: "Mei Lin".into(),
+                    line1: "Nanjing Road 100".into(),
+                    line2: String::new(),
+                    city: "Shanghai".into(),
+                    region: String::new(),
+                    postal_code: "200001".into(),
+                    country_code: "CN".into(),
+                    phone: String::new(),
+                }),
+                tax_id: "91310000MA1FL23X4Y".into(),
+                email: "fapiao@tea.example.cn".into(),
+            },
+            request: Some(InvoiceRequest {
+                invoice_type: InvoiceType::Company,
+                buyer_title: "上海茶叶有限公司".into(),
+                buyer_tax_id: "91310000MA1FL23X4Y".into(),
+                email: String::new(),
+            }),
+            currency: Currency::parse("EUR").unwrap(),
+            tax_inclusive: false,
+            lines: (1..=lines).map(line).collect(),
+            credited: None,
+            reason: String::new(),
+            issued_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_long_invoice_runs_over_several_numbered_pages() {
+        let file = pdf(&sample(80));
+        let text = String::from_utf8_lossy(&file);
+        assert!(text.contains("/Count 3"), "80 lines need three pages");
+        assert!(text.contains("(Page 3 of 3) Tj"));
+        assert!(text.contains("(Total) Tj"));
+        assert!(text.contains("(2380.00 EUR) Tj"));
+        assert!(text.contains("...) Tj"), "long descriptions are cut");
+    }
+
+    #[test]
+    fn a_short_invoice_fits_one_page() {
+        let text = String::from_utf8_lossy(&pdf(&sample(2))).into_owned();
+        assert!(text.contains("/Count 1"));
+        assert!(text.contains("(59.50 EUR) Tj"));
+        assert!(text.contains("<U+4E0A><U+6D77>"));
+        assert!(
+            text.contains("<U+516C><U+53F8>"),
+            "the whole title, wrapped"
+        );
+    }
+
+    #[test]
+    fn wrapping_keeps_every_character() {
+        let title = "上海茶叶有限公司".repeat(3);
+        let lines = wrap(&title, 9, 300);
+        assert!(lines.len() > 1);
+        assert_eq!(lines.concat(), title);
+        assert!(lines.iter().all(|l| pdf::text_width(l, 9) <= 300));
+        assert_eq!(wrap("", 9, 300), [""]);
+    }
 }
