@@ -2,8 +2,9 @@
 //! reported), numbered without gaps under concurrency, credited on refunds, carrying the
 //! checkout's invoice request, readable as PDF — and only by their own customer.
 
-use contracts::common::{CaseResolution, Channel, PaymentMethod, ProblemKind};
+use contracts::common::{CaseResolution, Channel, PaymentMethod, ProblemKind, ReturnReason};
 use contracts::feedback::{CaseLine, CaseResolved};
+use contracts::fulfillment::InspectionGrade;
 use contracts::orders::invoice_service_client::InvoiceServiceClient;
 use contracts::orders::pricing_service_client::PricingServiceClient;
 use contracts::orders::{
@@ -22,6 +23,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use crate::helpers::{TestApp, money, valid_request};
+use crate::returns::{captured, inspected, line, received, refund, request};
 
 async fn invoices(app: &TestApp) -> InvoiceServiceClient<GrpcChannel> {
     InvoiceServiceClient::new(app.orders.channel().await)
@@ -496,6 +498,61 @@ async fn cancelling_a_settled_bank_transfer_order_credits_the_whole_invoice() {
         .collect();
     assert_eq!(gross, [-2975, -1070], "every line negated exactly");
     assert!(note.lines.iter().all(|l| l.kind() == InvoiceLineKind::Item));
+}
+
+#[tokio::test]
+async fn a_return_refunded_after_settlement_is_credited_line_by_line() {
+    let env = TestEnv::with(|s| {
+        s.overrides
+            .insert("OC_ORDERS_RETURN_RESTOCKING_FEE_BPS".into(), "1000".into());
+    })
+    .await;
+    let app = TestApp::start_in(env).await;
+    // L1: 2 × 12.50, L2: 1 × 8.99, no tax: 33.99, captured and settled.
+    let order = app.delivered(valid_request("inv-return")).await;
+    captured(&app, &order).await;
+    app.settle(&order).await;
+    let invoice = of_order(&app, &order).await.remove(0);
+
+    let rma = request(
+        &app,
+        refund(
+            "rma-inv",
+            &order.id,
+            vec![
+                line("L1", 2, ReturnReason::NoLongerNeeded),
+                line("L2", 1, ReturnReason::Defective),
+            ],
+        ),
+    )
+    .await;
+    app.publish("fulfillment", &received(&rma)).await;
+    let grading = inspected(
+        &rma,
+        &[
+            ("L1", "TEA-001", 2, InspectionGrade::Resellable),
+            ("L2", "CUP-002", 1, InspectionGrade::Defective),
+        ],
+    );
+    app.publish("fulfillment", &grading).await;
+    app.publish("fulfillment", &grading).await;
+    assert_eq!(rows(&app, &order, "CREDIT_NOTE").await, 1);
+
+    // 2 × 12.50 less the 10 % restocking fee, and 8.99 in full: 31.49.
+    let note = of_order(&app, &order)
+        .await
+        .into_iter()
+        .find(|i| i.kind() == InvoiceKind::CreditNote)
+        .unwrap();
+    assert_eq!(note.credited_invoice_number, invoice.invoice_number);
+    assert_eq!(note.reason, format!("return {}", rma.rma_number));
+    let lines: Vec<(String, i32, i64)> = note
+        .lines
+        .iter()
+        .map(|l| (l.line_id.clone(), l.quantity, money(&l.gross_amount).1))
+        .collect();
+    assert_eq!(lines, [("L1".into(), 2, -2250), ("L2".into(), 1, -899)]);
+    assert_eq!(money(&note.total).1, -3149);
 }
 
 fn chinese_company(request_id: &str) -> PlaceOrderRequest {
