@@ -136,7 +136,10 @@ pub async fn credit(
     refund: &Refund,
     now: DateTime<Utc>,
 ) -> Result<Option<Invoice>, StoreError> {
-    // The invoice's row lock queues credit notes of the same invoice (two RMAs at once).
+    // Locks in the saga's order — the order's row, then its invoice's — so that a refund
+    // from a return (which holds no order lock yet) and one from the saga cannot deadlock;
+    // the invoice's lock queues credit notes of the same invoice (two RMAs at once).
+    store::saga::lock(tx, order_id).await?;
     let Some(invoice_id) = store::invoices::lock_invoice_of(tx, order_id).await? else {
         return Ok(None);
     };

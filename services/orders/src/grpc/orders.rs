@@ -200,8 +200,8 @@ impl OrdersApi {
         let shipments = store::shipments::list(&mut conn, order.id).await?;
         let problems = store::shipments::problems(&mut conn, order.id).await?;
         let (return_status, returned) = store::returns::order_summary(&mut conn, order.id).await?;
-        let invoice_request = store::invoices::request_of(&mut conn, order.id).await?;
-        let invoice_number = store::invoices::number_of(&mut conn, order.id).await?;
+        let (invoice_request, invoice_number) =
+            store::invoices::order_view(&mut conn, order.id).await?;
         let mut view = order_view_pb(order, saga.as_ref(), &shipments, &problems);
         view.invoice_request = invoice_request.as_ref().map(invoice_request_pb);
         view.invoice_number = invoice_number.unwrap_or_default();

@@ -31,19 +31,49 @@ pub async fn save_request(
     Ok(())
 }
 
+#[derive(FromRow)]
+struct RequestRow {
+    buyer_invoice_type: Option<String>,
+    buyer_invoice_title: String,
+    buyer_tax_id: String,
+    buyer_invoice_email: String,
+    invoice_number: Option<String>,
+}
+
+/// What an order's view shows of invoicing: its invoice request and its invoice's number.
+pub async fn order_view(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<(Option<InvoiceRequest>, Option<String>), sqlx::Error> {
+    let row: Option<RequestRow> = sqlx::query_as(
+        "SELECT o.buyer_invoice_type, o.buyer_invoice_title, o.buyer_tax_id,
+             o.buyer_invoice_email,
+             (SELECT i.invoice_number FROM invoices i
+              WHERE i.order_id = o.id AND i.kind = 'INVOICE') AS invoice_number
+         FROM orders o WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map_or((None, None), |r| {
+        (
+            request(
+                r.buyer_invoice_type.as_deref(),
+                r.buyer_invoice_title,
+                r.buyer_tax_id,
+                r.buyer_invoice_email,
+            ),
+            r.invoice_number,
+        )
+    }))
+}
+
 /// The invoice request the order was placed with, if any.
 pub async fn request_of(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Option<InvoiceRequest>, sqlx::Error> {
-    let row: Option<(Option<String>, String, String, String)> = sqlx::query_as(
-        "SELECT buyer_invoice_type, buyer_invoice_title, buyer_tax_id, buyer_invoice_email
-         FROM orders WHERE id = $1",
-    )
-    .bind(order_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.and_then(|(kind, title, tax_id, email)| request(kind.as_deref(), title, tax_id, email)))
+    Ok(order_view(conn, order_id).await?.0)
 }
 
 fn request(
