@@ -1,6 +1,7 @@
 -- Pre-aggregated read models for the dashboard (crate::store::rollup). The fact tables stay the
 -- truth; the rollups are a cache of their hourly (or daily) sums that a dashboard question reads
--- instead of every order of its range.
+-- instead of every order of its range. Rollups that no question buckets by time zone are kept by
+-- day, with a twin by hour for the partial days at the ends of a range.
 --
 -- How they stay exact: every write to a fact table the rollups read appends the UTC hours it may
 -- have changed to `rollup_stale` (a statement trigger, append-only, so concurrent consumers never
@@ -118,7 +119,17 @@ CREATE TABLE rollup_sku_sales (
 CREATE INDEX rollup_sku_sales_bucket ON rollup_sku_sales (bucket);
 
 -- Sales by placement day and SKU (the breakdown has no time zone, and days keep it small).
-CREATE TABLE rollup_sku_daily (
+CREATE TABLE rollup_sku_days (
+    bucket        timestamptz NOT NULL,
+    currency_code text NOT NULL,
+    sku           text NOT NULL,
+    orders        bigint NOT NULL,
+    units         bigint NOT NULL,
+    revenue_minor bigint NOT NULL,
+    PRIMARY KEY (bucket, currency_code, sku)
+);
+-- The same by hour, for the partial days at the ends of a range.
+CREATE TABLE rollup_sku_hours (
     bucket        timestamptz NOT NULL,
     currency_code text NOT NULL,
     sku           text NOT NULL,
@@ -129,7 +140,18 @@ CREATE TABLE rollup_sku_daily (
 );
 
 -- Sales by placement day, country and region.
-CREATE TABLE rollup_region_daily (
+CREATE TABLE rollup_region_days (
+    bucket        timestamptz NOT NULL,
+    currency_code text NOT NULL,
+    country_code  text NOT NULL,
+    region        text NOT NULL,
+    orders        bigint NOT NULL,
+    units         bigint NOT NULL,
+    revenue_minor bigint NOT NULL,
+    PRIMARY KEY (bucket, currency_code, country_code, region)
+);
+-- The same by hour, for the partial days at the ends of a range.
+CREATE TABLE rollup_region_hours (
     bucket        timestamptz NOT NULL,
     currency_code text NOT NULL,
     country_code  text NOT NULL,
@@ -140,8 +162,16 @@ CREATE TABLE rollup_region_daily (
     PRIMARY KEY (bucket, currency_code, country_code, region)
 );
 
--- Cancelled orders by placement hour, channel and reason.
-CREATE TABLE rollup_cancels (
+-- Cancelled orders by placement day, channel and reason.
+CREATE TABLE rollup_cancel_days (
+    bucket  timestamptz NOT NULL,
+    channel int NOT NULL,
+    reason  int NOT NULL,
+    orders  bigint NOT NULL,
+    PRIMARY KEY (bucket, channel, reason)
+);
+-- The same by hour, for the partial days at the ends of a range.
+CREATE TABLE rollup_cancel_hours (
     bucket  timestamptz NOT NULL,
     channel int NOT NULL,
     reason  int NOT NULL,
@@ -149,8 +179,18 @@ CREATE TABLE rollup_cancels (
     PRIMARY KEY (bucket, channel, reason)
 );
 
--- Orders and their payments by placement hour, channel and payment method.
-CREATE TABLE rollup_methods (
+-- Orders and their payments by placement day, channel and payment method.
+CREATE TABLE rollup_method_days (
+    bucket     timestamptz NOT NULL,
+    channel    int NOT NULL,
+    method     int NOT NULL,
+    orders     bigint NOT NULL,
+    authorized bigint NOT NULL,
+    declined   bigint NOT NULL,
+    PRIMARY KEY (bucket, channel, method)
+);
+-- The same by hour, for the partial days at the ends of a range.
+CREATE TABLE rollup_method_hours (
     bucket     timestamptz NOT NULL,
     channel    int NOT NULL,
     method     int NOT NULL,
@@ -196,7 +236,14 @@ CREATE TABLE rollup_warehouse (
 );
 
 -- Units delivered by the order's delivery day and SKU: the return rate's denominator.
-CREATE TABLE rollup_delivered_skus (
+CREATE TABLE rollup_delivered_sku_days (
+    bucket timestamptz NOT NULL,
+    sku    text NOT NULL,
+    units  bigint NOT NULL,
+    PRIMARY KEY (bucket, sku)
+);
+-- The same by hour, for the partial days at the ends of a range.
+CREATE TABLE rollup_delivered_sku_hours (
     bucket timestamptz NOT NULL,
     sku    text NOT NULL,
     units  bigint NOT NULL,

@@ -24,11 +24,8 @@ const PAGE: i64 = 1_000;
 /// (and answered from the facts until then).
 pub async fn rebuild(pool: &PgPool) -> Result<RebuildReport, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let tables: Vec<&str> = store::READ_MODELS
-        .iter()
-        .chain(&store::rollup::TABLES)
-        .copied()
-        .collect();
+    let mut tables = store::READ_MODELS.to_vec();
+    tables.extend(store::rollup::tables());
     sqlx::query(&format!("TRUNCATE {}", tables.join(", ")))
         .execute(&mut *tx)
         .await?;

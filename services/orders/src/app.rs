@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use contracts::orders::invoice_service_server::InvoiceServiceServer;
 use contracts::orders::order_service_server::OrderServiceServer;
+use contracts::orders::order_update_service_server::OrderUpdateServiceServer;
 use contracts::orders::pricing_service_server::PricingServiceServer;
 use contracts::orders::return_service_server::ReturnServiceServer;
 use contracts::orders::review_service_server::ReviewServiceServer;
@@ -13,7 +14,7 @@ use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
 use crate::events;
-use crate::grpc::{InvoicesApi, OrdersApi, PricingApi, ReturnsApi, ReviewApi};
+use crate::grpc::{InvoicesApi, OrderUpdateApi, OrdersApi, PricingApi, ReturnsApi, ReviewApi};
 use crate::metrics::OrderMetrics;
 use crate::workflow::Workflow;
 
@@ -42,6 +43,10 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let orders = OrdersApi::new(host.pool().clone(), wf);
     host.add_service(OrderServiceServer::new(orders.clone()));
     host.add_service(PricingServiceServer::new(PricingApi::new(
+        orders.clone(),
+        host.pool().clone(),
+    )));
+    host.add_service(OrderUpdateServiceServer::new(OrderUpdateApi::new(
         orders.clone(),
         host.pool().clone(),
     )));

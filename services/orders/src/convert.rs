@@ -87,6 +87,43 @@ pub(crate) fn money(
     currency.map(|c| Money::new(c, money.amount_minor))
 }
 
+/// A new order line (PlaceOrder's, or one an update adds), every bad field reported under
+/// `field`.
+pub(crate) fn new_line(
+    v: &mut FieldViolations,
+    field: &str,
+    line: &pb::NewOrderLine,
+) -> Option<NewLine> {
+    let field = |name: &str| format!("{field}.{name}");
+    let sku = Sku::parse(line.sku.trim())
+        .map_err(|e| v.add(field("sku"), e))
+        .ok();
+    let quantity = Quantity::parse(line.quantity)
+        .map_err(|e| v.add(field("quantity"), e))
+        .ok();
+    let price = money(v, &field("unit_price"), line.unit_price.as_ref());
+    let category = text(v, &field("category"), &line.category, false, 64);
+    v.check(
+        (0..=MAX_UNIT_WEIGHT_GRAMS).contains(&line.weight_grams),
+        field("weight_grams"),
+        format!("must be between 0 and {MAX_UNIT_WEIGHT_GRAMS}"),
+    );
+    let (sku, quantity, unit_price) = (sku?, quantity?, price?);
+    let charged = unit_price.minor.saturating_mul(i64::from(quantity.get()));
+    Some(NewLine {
+        sku,
+        quantity,
+        unit_price,
+        name: String::new(),
+        category,
+        weight_grams: u32::try_from(line.weight_grams).unwrap_or(0),
+        priced: LinePrice {
+            charged,
+            ..LinePrice::default()
+        },
+    })
+}
+
 pub(crate) fn address(v: &mut FieldViolations, field: &str, a: &common::Address) -> Address {
     let mut f = |name: &str, value: &str, required: bool, max: usize| {
         text(v, &format!("{field}.{name}"), value, required, max)
@@ -222,34 +259,8 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
         }
         let mut lines = Vec::with_capacity(r.lines.len());
         for (i, line) in r.lines.iter().enumerate() {
-            let field = |name: &str| format!("lines[{i}].{name}");
-            let sku = Sku::parse(line.sku.trim())
-                .map_err(|e| v.add(field("sku"), e))
-                .ok();
-            let quantity = Quantity::parse(line.quantity)
-                .map_err(|e| v.add(field("quantity"), e))
-                .ok();
-            let price = money(&mut v, &field("unit_price"), line.unit_price.as_ref());
-            let category = text(&mut v, &field("category"), &line.category, false, 64);
-            v.check(
-                (0..=MAX_UNIT_WEIGHT_GRAMS).contains(&line.weight_grams),
-                field("weight_grams"),
-                format!("must be between 0 and {MAX_UNIT_WEIGHT_GRAMS}"),
-            );
-            if let (Some(sku), Some(quantity), Some(unit_price)) = (sku, quantity, price) {
-                let charged = unit_price.minor.saturating_mul(i64::from(quantity.get()));
-                lines.push(NewLine {
-                    sku,
-                    quantity,
-                    unit_price,
-                    name: String::new(),
-                    category,
-                    weight_grams: u32::try_from(line.weight_grams).unwrap_or(0),
-                    priced: LinePrice {
-                        charged,
-                        ..LinePrice::default()
-                    },
-                });
+            if let Some(line) = new_line(&mut v, &format!("lines[{i}]"), line) {
+                lines.push(line);
             }
         }
         if let Some(first) = lines.first().map(|l| l.unit_price.currency) {
@@ -833,4 +844,61 @@ pub fn parcel_lines(
             quantity: l.quantity,
         })
         .collect()
+}
+
+/// An `OrderUpdate` as a domain update, every bad field reported under `update.…`.
+pub(crate) fn order_update(
+    v: &mut FieldViolations,
+    u: Option<&pb::OrderUpdate>,
+) -> crate::updates::Update {
+    let Some(u) = u else {
+        v.add("update", "is required");
+        return crate::updates::Update::default();
+    };
+    let address = u
+        .shipping_address
+        .as_ref()
+        .map(|a| address(v, "update.shipping_address", a));
+    let contact = u.contact.as_ref().map(|c| {
+        let name = text(v, "update.contact.name", &c.name, true, 200);
+        let email = text(v, "update.contact.email", &c.email, true, 254);
+        let phone = text(v, "update.contact.phone", &c.phone, false, 40);
+        let email_ok = email
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+        if !email.is_empty() && !email_ok {
+            v.add("update.contact.email", "must be an e-mail address");
+        }
+        (name, email, phone)
+    });
+    let line_changes = u
+        .line_changes
+        .iter()
+        .map(|c| (c.line_id.trim().to_owned(), c.quantity))
+        .collect();
+    let add_lines = u
+        .add_lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| new_line(v, &format!("update.add_lines[{i}]"), l))
+        .collect();
+    if u.shipping_address.is_none()
+        && u.contact.is_none()
+        && u.line_changes.is_empty()
+        && u.add_lines.is_empty()
+    {
+        v.add(
+            "update",
+            "names nothing to change: give a shipping address, contact, line changes or lines to add",
+        );
+    }
+    if u.line_changes.len() + u.add_lines.len() > MAX_LINES {
+        v.add("update", format!("at most {MAX_LINES} line changes"));
+    }
+    crate::updates::Update {
+        address,
+        contact,
+        line_changes,
+        add_lines,
+    }
 }

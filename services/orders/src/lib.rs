@@ -21,6 +21,7 @@ pub mod pdf;
 pub mod pricing;
 pub mod returns;
 pub mod store;
+pub mod updates;
 pub mod workflow;
 
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};

@@ -28,6 +28,10 @@ pub const DEFAULT_SERVICE_LEVEL: &str = "standard";
 pub enum Purpose {
     Place,
     Quote,
+    /// An order already placed, priced again after an update: its codes were granted and
+    /// redeemed with it, so their validity window and use limits are not checked again (their
+    /// rule still is: minimum spend, SKU in the order).
+    Reprice,
 }
 
 /// Prices `order` in place (its lines' discount, tax and charge, its breakdown and total) and
@@ -122,7 +126,8 @@ pub async fn price(
     // The codes: every one must exist, be enabled, be valid now, be for this currency and
     // have uses left, overall and for this customer.
     let rows = tables::codes(conn, &order.discount_codes, purpose == Purpose::Place).await?;
-    let used = if order.discount_codes.is_empty() {
+    let reprice = purpose == Purpose::Reprice;
+    let used = if order.discount_codes.is_empty() || reprice {
         Vec::new()
     } else {
         tables::uses_by_customer(
@@ -142,7 +147,7 @@ pub async fn price(
             continue;
         };
         let by_customer = used.iter().find(|(c, _)| c == code).map_or(0, |(_, n)| *n);
-        match usable(row, currency.as_str(), now, by_customer) {
+        match usable(row, currency.as_str(), now, by_customer, reprice) {
             Err(why) => v.add(field, format!("{code} {why}")),
             Ok(discount) => {
                 discounts.push(discount);
@@ -239,7 +244,11 @@ fn usable(
     currency: &str,
     now: DateTime<Utc>,
     by_customer: i64,
+    granted: bool,
 ) -> Result<Discount, String> {
+    if granted {
+        return rule(row);
+    }
     if row.disabled {
         return Err("is no longer valid".into());
     }
@@ -271,6 +280,11 @@ fn usable(
             if max == 1 { "" } else { "s" }
         ));
     }
+    rule(row)
+}
+
+/// The code's rule, as its row defines it.
+fn rule(row: &DiscountCodeRow) -> Result<Discount, String> {
     let kind = match (row.kind.as_str(), row.percent_bps, row.amount_minor) {
         ("PERCENTAGE", Some(bps), _) => DiscountKind::Percentage {
             bps: u32::try_from(bps).unwrap_or(0),

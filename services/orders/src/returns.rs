@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::convert::{address_pb, customer_pb, mode_parts, parcel_lines};
-use crate::domain::returns::{self, Grades, outcome, status};
+use crate::domain::returns::{self, Grades, LineCharge, outcome, status};
 use crate::domain::{Currency, Fulfillment, Money, Order, PaymentMethod};
 use crate::store::orders::StoreError;
 use crate::store::returns::{Inspected, LineRow, ReturnRow, Rma};
@@ -392,6 +392,12 @@ impl Workflow {
         // A repair is shipped like an exchange for the same SKU.
         let exchange = matches!(rma.row.resolution.as_str(), "EXCHANGE" | "REPAIR");
         let policy = &self.config.returns;
+        // Each returned line is refunded what it was charged (discounts and tax included),
+        // its units following those that earlier returns of the line were refunded for.
+        let order = store::orders::get(tx, rma.row.order_id)
+            .await?
+            .ok_or(WorkflowError::UnknownOrder(rma.row.order_id))?;
+        let before = store::returns::valued_before(tx, rma.row.order_id, rma.row.id).await?;
         let mut inspected = Vec::new();
         for line in &rma.lines {
             let mut g = graded.iter().filter(|(id, _)| *id == line.line_id).fold(
@@ -408,7 +414,27 @@ impl Workflow {
             // Never more graded than announced: extra units are not ours to count; units the
             // warehouse did not grade are missing.
             clamp(&mut g, line.quantity);
-            let refund = returns::line_refund(policy, line.unit_price_minor, &line.reason, &g);
+            let charge = order
+                .lines
+                .iter()
+                .find(|l| l.line_id == line.line_id)
+                .map_or(
+                    LineCharge {
+                        charged: line
+                            .unit_price_minor
+                            .saturating_mul(i64::from(line.quantity)),
+                        quantity: line.quantity,
+                    },
+                    |l| LineCharge {
+                        charged: l.priced.charged,
+                        quantity: l.quantity,
+                    },
+                );
+            let from = before
+                .iter()
+                .find(|(id, _)| *id == line.line_id)
+                .map_or(0, |(_, units)| i32::try_from(*units).unwrap_or(i32::MAX));
+            let refund = returns::line_refund(policy, charge, from, &line.reason, &g);
             inspected.push((line.line_id.as_str(), g, refund));
         }
         let warehouse = if warehouse_id.is_empty() {
@@ -968,12 +994,8 @@ impl Workflow {
         if rma.row.status != status::INSPECTED {
             return Ok(());
         }
-        let policy = &self.config.returns;
-        let mut total = 0;
-        for l in &rma.lines {
-            let refund = returns::line_refund(policy, l.unit_price_minor, &l.reason, &l.grades.0);
-            total += refund;
-        }
+        // The refunds were valued at inspection.
+        let total: i64 = rma.lines.iter().filter_map(|l| l.refund_minor).sum();
         self.rma_note(
             tx,
             &rma,

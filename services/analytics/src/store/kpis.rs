@@ -810,11 +810,11 @@ pub async fn sales_breakdown(
     limit: i64,
 ) -> Result<Vec<BreakdownRow>, sqlx::Error> {
     let (source, key) = match dimension {
-        Dimension::Sku => (rollup::SKU_DAILY.source("s", true), "sku"),
+        Dimension::Sku => (rollup::SKU_DAYS.source("s", true), "sku"),
         Dimension::Channel => (rollup::SALES.source("s", true), "channel::text"),
-        Dimension::Country => (rollup::REGION_DAILY.source("s", true), "country_code"),
+        Dimension::Country => (rollup::REGION_DAYS.source("s", true), "country_code"),
         Dimension::Region => (
-            rollup::REGION_DAILY.source("s", true),
+            rollup::REGION_DAYS.source("s", true),
             "country_code || '/' || region",
         ),
     };

@@ -32,12 +32,15 @@ impl Grain {
 pub struct Rollup {
     pub table: &'static str,
     pub grain: Grain,
+    /// For a rollup by day: its twin by hour, same columns, read for the whole hours of the
+    /// partial days at the ends of a range (so only partial hours are computed from the facts).
+    pub hours: Option<&'static str>,
     /// The table's columns in the order `aggregate` yields them, `bucket` first.
     pub columns: &'static str,
-    /// A `SELECT` yielding `columns`, grouped by `bucket` = `date_trunc(grain, time, 'UTC')`
-    /// and the key, over the facts whose time falls in one of the windows `(lo, hi)` (half-open)
-    /// of a CTE: `@in(table, column)` stands for the rows of `table` whose `column` falls in a
-    /// window (see [`windowed`]).
+    /// A `SELECT` yielding `columns`, grouped by `bucket` = `date_trunc('@grain', time,
+    /// 'UTC')` (`@grain` becomes the table's grain) and the key, over the facts whose time falls
+    /// in one of the windows `(lo, hi)` (half-open) of a CTE: `@in(table, column)` stands for
+    /// the rows of `table` whose `column` falls in a window (see [`windowed`]).
     pub aggregate: &'static str,
 }
 
@@ -48,43 +51,73 @@ impl Rollup {
     /// everything is computed — for buckets that do not align with the rollup's (a time zone
     /// whose offset is not a whole hour).
     pub fn source(&self, name: &str, stored: bool) -> String {
-        let aggregate = windowed(self.aggregate, &format!("{name}_w"));
+        let aggregate = self.computed(&format!("{name}_w"), Grain::Hour);
         if !stored {
             return format!(
                 "{name}_w (lo, hi) AS (SELECT $1::timestamptz, $2::timestamptz),
                  {name} AS ({aggregate})"
             );
         }
+        let (columns, table) = (self.columns, self.table);
         let grain = self.grain.as_pg();
-        let columns = self.columns;
-        let table = self.table;
-        format!(
-            "{name}_b AS (
-                 SELECT CASE WHEN lo < hi THEN lo ELSE $2::timestamptz END AS lo,
+        // `x` whole buckets of the grain inside the range: [lo, hi), collapsed to the end when
+        // there is none; `h` the same by hour (the whole range when the rollup is by hour).
+        let whole = |g: &str| {
+            format!(
+                "SELECT CASE WHEN lo < hi THEN lo ELSE $2::timestamptz END AS lo,
                         CASE WHEN lo < hi THEN hi ELSE $2::timestamptz END AS hi
-                 FROM (SELECT CASE WHEN date_trunc('{grain}', $1::timestamptz, 'UTC') = $1::timestamptz
+                 FROM (SELECT CASE WHEN date_trunc('{g}', $1::timestamptz, 'UTC') = $1::timestamptz
                                    THEN $1::timestamptz
-                                   ELSE date_trunc('{grain}', $1::timestamptz, 'UTC') + interval '1 {grain}' END AS lo,
-                              date_trunc('{grain}', $2::timestamptz, 'UTC') AS hi) x
-             ),
-             {name}_stale AS MATERIALIZED (
+                                   ELSE date_trunc('{g}', $1::timestamptz, 'UTC') + interval '1 {g}' END AS lo,
+                              date_trunc('{g}', $2::timestamptz, 'UTC') AS hi) x"
+            )
+        };
+        let hours_rows = self.hours.map_or(String::new(), |hours| {
+            format!(
+                "UNION ALL SELECT {columns} FROM {hours} r, {name}_h h, {name}_x x
+                 WHERE r.bucket >= h.lo AND r.bucket < h.hi
+                   AND NOT (r.bucket >= x.lo AND r.bucket < x.hi)
+                   AND r.bucket NOT IN (SELECT g FROM {name}_stale_h)"
+            )
+        });
+        format!(
+            "{name}_x AS ({x}),
+             {name}_h AS ({h}),
+             {name}_stale_x AS MATERIALIZED (
                  SELECT DISTINCT date_trunc('{grain}', s.hour, 'UTC') AS g
-                 FROM rollup_stale s, {name}_b b
-                 WHERE s.hour >= b.lo AND s.hour < b.hi
+                 FROM rollup_stale s, {name}_x x
+                 WHERE s.hour >= x.lo AND s.hour < x.hi
+             ),
+             {name}_stale_h AS MATERIALIZED (
+                 SELECT DISTINCT s.hour AS g
+                 FROM rollup_stale s, {name}_h h, {name}_x x
+                 WHERE s.hour >= h.lo AND s.hour < h.hi AND NOT (s.hour >= x.lo AND s.hour < x.hi)
              ),
              {name}_w (lo, hi) AS (
-                 SELECT $1::timestamptz, b.lo FROM {name}_b b WHERE $1::timestamptz < b.lo
-                 UNION ALL SELECT b.hi, $2::timestamptz FROM {name}_b b WHERE b.hi < $2::timestamptz
-                 UNION ALL SELECT s.g, s.g + interval '1 {grain}' FROM {name}_stale s, {name}_b b
-                     WHERE s.g >= b.lo AND s.g < b.hi
+                 SELECT $1::timestamptz, h.lo FROM {name}_h h WHERE $1::timestamptz < h.lo
+                 UNION ALL SELECT h.hi, $2::timestamptz FROM {name}_h h WHERE h.hi < $2::timestamptz
+                 UNION ALL SELECT s.g, s.g + interval '1 {grain}' FROM {name}_stale_x s
+                 UNION ALL SELECT s.g, s.g + interval '1 hour' FROM {name}_stale_h s
              ),
              {name} AS (
-                 SELECT {columns} FROM {table} r, {name}_b b
-                 WHERE r.bucket >= b.lo AND r.bucket < b.hi
-                   AND r.bucket NOT IN (SELECT g FROM {name}_stale)
+                 SELECT {columns} FROM {table} r, {name}_x x
+                 WHERE r.bucket >= x.lo AND r.bucket < x.hi
+                   AND r.bucket NOT IN (SELECT g FROM {name}_stale_x)
+                 {hours_rows}
                  UNION ALL ({aggregate})
-             )"
+             )",
+            x = whole(grain),
+            h = if self.hours.is_some() {
+                whole("hour")
+            } else {
+                format!("SELECT lo, hi FROM {name}_x")
+            },
         )
+    }
+
+    /// The aggregate over the windows of the CTE `windows`, bucketed by `grain`.
+    fn computed(&self, windows: &str, grain: Grain) -> String {
+        windowed(self.aggregate, windows).replace("@grain", grain.as_pg())
     }
 }
 
@@ -115,6 +148,7 @@ pub fn windowed(sql: &str, windows: &str) -> String {
 pub const SALES: Rollup = Rollup {
     table: "rollup_sales",
     grain: Grain::Hour,
+    hours: None,
     columns: "bucket, currency_code, channel, orders, cancelled, completed, units, gross_minor,
         kept_minor, refunds_minor, confirmed, dispatched, delivered, accepted, perfect, shortage,
         held, approved, rejected",
@@ -149,6 +183,7 @@ pub const SALES: Rollup = Rollup {
 pub const SKU_SALES: Rollup = Rollup {
     table: "rollup_sku_sales",
     grain: Grain::Hour,
+    hours: None,
     columns: "bucket, currency_code, channel, sku, orders, cancelled, units, gross_minor, kept_minor,
         refunds_minor",
     aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.currency_code, f.channel, l.sku,
@@ -166,12 +201,13 @@ pub const SKU_SALES: Rollup = Rollup {
         GROUP BY 1, 2, 3, 4",
 };
 
-/// Sales by placement day and SKU.
-pub const SKU_DAILY: Rollup = Rollup {
-    table: "rollup_sku_daily",
+/// Sales by placement day (and hour) and SKU.
+pub const SKU_DAYS: Rollup = Rollup {
+    table: "rollup_sku_days",
     grain: Grain::Day,
+    hours: Some("rollup_sku_hours"),
     columns: "bucket, currency_code, sku, orders, units, revenue_minor",
-    aggregate: "SELECT date_trunc('day', f.placed_at, 'UTC') AS bucket, f.currency_code, l.sku,
+    aggregate: "SELECT date_trunc('@grain', f.placed_at, 'UTC') AS bucket, f.currency_code, l.sku,
             count(*) AS orders, sum(l.units)::bigint AS units, sum(l.revenue)::bigint AS revenue_minor
         FROM @in(order_facts, placed_at) f
         JOIN LATERAL (SELECT ol.sku, sum(ol.quantity) AS units, sum(ol.line_total_minor) AS revenue
@@ -179,36 +215,39 @@ pub const SKU_DAILY: Rollup = Rollup {
         GROUP BY 1, 2, 3",
 };
 
-/// Sales by placement day, country and region.
-pub const REGION_DAILY: Rollup = Rollup {
-    table: "rollup_region_daily",
+/// Sales by placement day (and hour), country and region.
+pub const REGION_DAYS: Rollup = Rollup {
+    table: "rollup_region_days",
     grain: Grain::Day,
+    hours: Some("rollup_region_hours"),
     columns: "bucket, currency_code, country_code, region, orders, units, revenue_minor",
-    aggregate: "SELECT date_trunc('day', f.placed_at, 'UTC') AS bucket, f.currency_code,
+    aggregate: "SELECT date_trunc('@grain', f.placed_at, 'UTC') AS bucket, f.currency_code,
             f.country_code, f.region, count(*) AS orders, sum(f.units)::bigint AS units,
             sum(f.total_minor)::bigint AS revenue_minor
         FROM @in(order_facts, placed_at) f
         GROUP BY 1, 2, 3, 4",
 };
 
-/// Cancelled orders by placement hour, channel and reason.
+/// Cancelled orders by placement day (and hour), channel and reason.
 pub const CANCELS: Rollup = Rollup {
-    table: "rollup_cancels",
-    grain: Grain::Hour,
+    table: "rollup_cancel_days",
+    grain: Grain::Day,
+    hours: Some("rollup_cancel_hours"),
     columns: "bucket, channel, reason, orders",
-    aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.channel,
+    aggregate: "SELECT date_trunc('@grain', f.placed_at, 'UTC') AS bucket, f.channel,
             f.cancel_reason AS reason, count(*) AS orders
         FROM @in(order_facts, placed_at) f
         WHERE f.cancelled_at IS NOT NULL AND f.cancel_reason IS NOT NULL
         GROUP BY 1, 2, 3",
 };
 
-/// Orders and their payments by placement hour, channel and payment method.
+/// Orders and their payments by placement day (and hour), channel and payment method.
 pub const METHODS: Rollup = Rollup {
-    table: "rollup_methods",
-    grain: Grain::Hour,
+    table: "rollup_method_days",
+    grain: Grain::Day,
+    hours: Some("rollup_method_hours"),
     columns: "bucket, channel, method, orders, authorized, declined",
-    aggregate: "SELECT date_trunc('hour', f.placed_at, 'UTC') AS bucket, f.channel,
+    aggregate: "SELECT date_trunc('@grain', f.placed_at, 'UTC') AS bucket, f.channel,
             f.payment_method AS method, count(*) AS orders,
             COALESCE(sum(p.authorized), 0)::bigint AS authorized,
             COALESCE(sum(p.declined), 0)::bigint AS declined
@@ -279,6 +318,7 @@ pub const DISPATCH_SERIES: i32 = 201;
 pub const DURATIONS: Rollup = Rollup {
     table: "rollup_durations",
     grain: Grain::Hour,
+    hours: None,
     columns: "bucket, series, channel, dim, bin, samples, micros",
     aggregate: concat!(
         "SELECT date_trunc('hour', d.at, 'UTC') AS bucket, d.series, d.channel, d.dim,
@@ -293,6 +333,7 @@ pub const DURATIONS: Rollup = Rollup {
 pub const WAREHOUSE: Rollup = Rollup {
     table: "rollup_warehouse",
     grain: Grain::Hour,
+    hours: None,
     columns: "bucket, warehouse_id, created, units_picked, units_short, pickups_ready,
         pickups_collected, parcels_packed, weight_grams, weighed, handed_over, delivered,
         first_attempt, with_eta, on_time, failures",
@@ -334,12 +375,13 @@ pub const WAREHOUSE: Rollup = Rollup {
         GROUP BY 1, 2",
 };
 
-/// Units delivered by the order's delivery day and SKU.
+/// Units delivered by the order's delivery day (and hour) and SKU.
 pub const DELIVERED_SKUS: Rollup = Rollup {
-    table: "rollup_delivered_skus",
+    table: "rollup_delivered_sku_days",
     grain: Grain::Day,
+    hours: Some("rollup_delivered_sku_hours"),
     columns: "bucket, sku, units",
-    aggregate: "SELECT date_trunc('day', f.delivered_at, 'UTC') AS bucket, l.sku,
+    aggregate: "SELECT date_trunc('@grain', f.delivered_at, 'UTC') AS bucket, l.sku,
             sum(l.units)::bigint AS units
         FROM @in(order_facts, delivered_at) f
         JOIN LATERAL (SELECT ol.sku, sum(ol.quantity) AS units
@@ -351,8 +393,8 @@ pub const DELIVERED_SKUS: Rollup = Rollup {
 pub const ALL: [&Rollup; 9] = [
     &SALES,
     &SKU_SALES,
-    &SKU_DAILY,
-    &REGION_DAILY,
+    &SKU_DAYS,
+    &REGION_DAYS,
     &CANCELS,
     &METHODS,
     &DURATIONS,
@@ -361,19 +403,14 @@ pub const ALL: [&Rollup; 9] = [
 ];
 
 /// The tables a rebuild empties besides the read models.
-pub const TABLES: [&str; 11] = [
-    "rollup_stale",
-    "rollup_sales",
-    "rollup_sku_sales",
-    "rollup_sku_daily",
-    "rollup_region_daily",
-    "rollup_cancels",
-    "rollup_methods",
-    "rollup_durations",
-    "rollup_warehouse",
-    "rollup_delivered_skus",
-    "customer_orders",
-];
+pub fn tables() -> Vec<&'static str> {
+    let mut tables = vec!["rollup_stale", "customer_orders"];
+    for rollup in ALL {
+        tables.push(rollup.table);
+        tables.extend(rollup.hours);
+    }
+    tables
+}
 
 /// Only one refresher works at a time (any process).
 const REFRESH_LOCK: i64 = 0x6f63_726f_6c6c;
@@ -404,27 +441,11 @@ pub async fn refresh(pool: &PgPool, max_hours: i64) -> Result<u64, sqlx::Error> 
         return Ok(0);
     }
     for rollup in ALL {
-        let grain = rollup.grain.as_pg();
-        let table = rollup.table;
-        let buckets: Vec<DateTime<Utc>> = sqlx::query_scalar(&format!(
-            "SELECT DISTINCT date_trunc('{grain}', h, 'UTC') FROM unnest($1::timestamptz[]) h"
-        ))
-        .bind(&hours)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(&format!("DELETE FROM {table} WHERE bucket = ANY($1)"))
-            .bind(&buckets)
-            .execute(&mut *tx)
-            .await?;
-        let aggregate = windowed(rollup.aggregate, "w");
-        sqlx::query(&format!(
-            "WITH w (lo, hi) AS (SELECT b, b + interval '1 {grain}' FROM unnest($1::timestamptz[]) b)
-             INSERT INTO {table} ({columns}) {aggregate}",
-            columns = rollup.columns,
-        ))
-        .bind(&buckets)
-        .execute(&mut *tx)
-        .await?;
+        let tables = std::iter::once((rollup.table, rollup.grain))
+            .chain(rollup.hours.map(|hours| (hours, Grain::Hour)));
+        for (table, grain) in tables {
+            recompute(&mut tx, rollup, table, grain, &hours).await?;
+        }
     }
     let cleared = sqlx::query("DELETE FROM rollup_stale WHERE hour = ANY($1)")
         .bind(&hours)
@@ -434,6 +455,37 @@ pub async fn refresh(pool: &PgPool, max_hours: i64) -> Result<u64, sqlx::Error> 
     tx.commit().await?;
     tracing::debug!(hours = hours.len(), marks = cleared, "rollups refreshed");
     Ok(hours.len() as u64)
+}
+
+/// Recomputes the buckets of `table` (by `grain`) holding `hours` from the facts.
+async fn recompute(
+    tx: &mut sqlx::PgConnection,
+    rollup: &Rollup,
+    table: &str,
+    grain: Grain,
+    hours: &[DateTime<Utc>],
+) -> Result<(), sqlx::Error> {
+    let g = grain.as_pg();
+    let buckets: Vec<DateTime<Utc>> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT date_trunc('{g}', h, 'UTC') FROM unnest($1::timestamptz[]) h"
+    ))
+    .bind(hours)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query(&format!("DELETE FROM {table} WHERE bucket = ANY($1)"))
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "WITH w (lo, hi) AS (SELECT b, b + interval '1 {g}' FROM unnest($1::timestamptz[]) b)
+         INSERT INTO {table} ({columns}) {aggregate}",
+        columns = rollup.columns,
+        aggregate = rollup.computed("w", grain),
+    ))
+    .bind(&buckets)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Refreshes until nothing is stale (a rebuild, the benchmark's load); returns the hours done.
@@ -495,7 +547,7 @@ mod tests {
              WHERE placed_at >= w.lo AND placed_at < w.hi OFFSET 0) f WHERE true"
         );
         for rollup in ALL {
-            let sql = windowed(rollup.aggregate, "w");
+            let sql = rollup.computed("w", rollup.grain);
             assert!(!sql.contains('@'), "{}: {sql}", rollup.table);
             assert!(rollup.columns.starts_with("bucket,"), "{}", rollup.table);
         }

@@ -28,6 +28,22 @@ fn build_small_pages(host: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
     Box::pin(analytics::app::build_with(host, config))
 }
 
+/// Analytics whose rollup refresher waits an hour between runs: the tests refresh explicitly,
+/// so they know which answers came from the facts and which from the stored rollups.
+pub static MANUAL_ROLLUPS: ServiceDef = ServiceDef {
+    name: "analytics",
+    migrations: analytics::SERVICE.migrations,
+    build: build_manual_rollups,
+};
+
+fn build_manual_rollups(host: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
+    let config = Config {
+        rollup_refresh_every: Duration::from_secs(3_600),
+        ..Config::default()
+    };
+    Box::pin(analytics::app::build_with(host, config))
+}
+
 pub struct TestApp {
     pub env: TestEnv,
     pub analytics: RunningService,

@@ -8,6 +8,7 @@ pub mod pricing;
 pub mod returns;
 pub mod review;
 pub mod saga;
+pub mod updates;
 
 pub use money::{Currency, Money, MoneyError};
 pub use order::{

@@ -141,24 +141,63 @@ fn share(value: i64, bps: i64) -> i64 {
     i64::try_from(i128::from(value) * i128::from(bps) / 10_000).unwrap_or(i64::MAX)
 }
 
-/// The refund of one inspected line: resellable units at their price minus the restocking fee
-/// (for the fee's reasons), defective units in full, damaged units in full when the customer
-/// reported transit damage and otherwise at the damaged share, wrong items and missing units
-/// nothing. Never more than the units' price.
-pub fn line_refund(policy: &ReturnPolicy, unit_price_minor: i64, reason: &str, g: &Grades) -> i64 {
-    let value = |units: i32| unit_price_minor.saturating_mul(i64::from(units.max(0)));
-    let resellable = value(g.resellable);
+/// What an order line was charged, for valuing some of its units: `charged` for `quantity`
+/// units (see [`super::pricing::value_of_units`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineCharge {
+    pub charged: i64,
+    pub quantity: i32,
+}
+
+impl LineCharge {
+    /// Units `from..from + units` of the line.
+    fn value(self, from: i32, units: i32) -> i64 {
+        super::pricing::value_of_unit_range(
+            self.charged,
+            i64::from(self.quantity),
+            i64::from(from.max(0)),
+            i64::from(from.max(0)) + i64::from(units.max(0)),
+        )
+    }
+}
+
+/// Units of a line that a refund values (wrong items and missing units are worth nothing).
+pub fn valued_units(g: &Grades) -> i32 {
+    g.resellable.max(0) + g.defective.max(0) + g.damaged.max(0)
+}
+
+/// The refund of one inspected line, valued exactly as the line was charged (its discount and
+/// tax included): the returned units are the line's units that follow `from`, the units of the
+/// line that earlier returns already valued, taken resellable first, then defective, then
+/// damaged, each at its share `floor(charged × k / q)` so that every return of a line adds up
+/// to at most what the line was charged. Resellable units lose the restocking fee (for the
+/// fee's reasons), defective units are refunded in full, damaged units in full when the
+/// customer reported transit damage and otherwise at the damaged share; wrong items and missing
+/// units get nothing. Fees round down, in the customer's favour.
+pub fn line_refund(
+    policy: &ReturnPolicy,
+    line: LineCharge,
+    from: i32,
+    reason: &str,
+    g: &Grades,
+) -> i64 {
+    let resellable_from = from.max(0);
+    let defective_from = resellable_from + g.resellable.max(0);
+    let damaged_from = defective_from + g.defective.max(0);
+    let resellable = line.value(resellable_from, g.resellable);
+    let defective = line.value(defective_from, g.defective);
+    let damaged = line.value(damaged_from, g.damaged);
     let fee = if policy.restocking_fee_reasons.iter().any(|r| r == reason) {
         share(resellable, policy.restocking_fee_bps)
     } else {
         0
     };
     let damaged = if reason == "DAMAGED_IN_TRANSIT" {
-        value(g.damaged)
+        damaged
     } else {
-        share(value(g.damaged), policy.damaged_refund_bps)
+        share(damaged, policy.damaged_refund_bps)
     };
-    (resellable - fee) + value(g.defective) + damaged
+    (resellable - fee) + defective + damaged
 }
 
 /// The order's return summary (stored names of `OrderReturnStatus` without its prefix) from
@@ -254,9 +293,13 @@ mod tests {
             resellable: 3,
             ..Grades::default()
         };
+        let line = |charged, quantity| LineCharge { charged, quantity };
         // 3 × 333 = 999; 10 % = 99.9 → fee 99.
-        assert_eq!(line_refund(&p, 333, "NO_LONGER_NEEDED", &g), 900);
-        assert_eq!(line_refund(&p, 333, "DEFECTIVE", &g), 999);
+        assert_eq!(
+            line_refund(&p, line(999, 3), 0, "NO_LONGER_NEEDED", &g),
+            900
+        );
+        assert_eq!(line_refund(&p, line(999, 3), 0, "DEFECTIVE", &g), 999);
         let damaged = Grades {
             damaged: 1,
             defective: 1,
@@ -264,8 +307,91 @@ mod tests {
             wrong_item: 1,
             ..Grades::default()
         };
-        assert_eq!(line_refund(&p, 1001, "WRONG_SIZE", &damaged), 1001 + 500);
-        assert_eq!(line_refund(&p, 1001, "DAMAGED_IN_TRANSIT", &damaged), 2002);
+        // 4 units charged 4004: the defective unit is the first (1001), the damaged one the
+        // second (1001, half of it 500); the wrong item and the missing unit nothing.
+        assert_eq!(
+            line_refund(&p, line(4004, 4), 0, "WRONG_SIZE", &damaged),
+            1001 + 500
+        );
+        assert_eq!(
+            line_refund(&p, line(4004, 4), 0, "DAMAGED_IN_TRANSIT", &damaged),
+            2002
+        );
+    }
+
+    #[test]
+    fn a_line_is_refunded_what_it_was_charged_not_its_list_price() {
+        let p = ReturnPolicy::default();
+        // 3 units at 1250 with 10 % off and 19 % tax: charged 4016 (1338, 1339, 1339).
+        let line = LineCharge {
+            charged: 4016,
+            quantity: 3,
+        };
+        let one = Grades {
+            defective: 1,
+            ..Grades::default()
+        };
+        assert_eq!(line_refund(&p, line, 0, "DEFECTIVE", &one), 1338);
+        // The next return of the same line starts after the first one's unit.
+        assert_eq!(line_refund(&p, line, 1, "DEFECTIVE", &one), 1339);
+        let two = Grades {
+            defective: 2,
+            ..Grades::default()
+        };
+        assert_eq!(line_refund(&p, line, 1, "DEFECTIVE", &two), 4016 - 1338);
+        // Never past the line's last unit.
+        assert_eq!(line_refund(&p, line, 3, "DEFECTIVE", &one), 0);
+    }
+
+    #[test]
+    fn grades_are_valued_one_after_another() {
+        let p = ReturnPolicy {
+            restocking_fee_bps: 0,
+            damaged_refund_bps: 10_000,
+            ..ReturnPolicy::default()
+        };
+        // 1000 for 3 units: 333, 333, 334; resellable takes unit 0, defective unit 1, damaged
+        // unit 2.
+        let g = Grades {
+            resellable: 1,
+            defective: 1,
+            damaged: 1,
+            ..Grades::default()
+        };
+        let line = LineCharge {
+            charged: 1000,
+            quantity: 3,
+        };
+        assert_eq!(line_refund(&p, line, 0, "WRONG_SIZE", &g), 1000);
+        assert_eq!(valued_units(&g), 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn returns_of_a_line_never_refund_more_than_it_was_charged(
+            charged in 0i64..1_000_000,
+            quantity in 1i32..50,
+            parts in proptest::collection::vec((0i32..5, 0i32..5, 0i32..5), 1..6),
+        ) {
+            let p = ReturnPolicy {
+                restocking_fee_bps: 0,
+                damaged_refund_bps: 10_000,
+                ..ReturnPolicy::default()
+            };
+            let line = LineCharge { charged, quantity };
+            let (mut from, mut refunded) = (0, 0);
+            for (resellable, defective, damaged) in parts {
+                let g = Grades { resellable, defective, damaged, ..Grades::default() };
+                let units = valued_units(&g).min(quantity - from);
+                let g = if units < valued_units(&g) { Grades { defective: units, ..Grades::default() } } else { g };
+                refunded += line_refund(&p, line, from, "DEFECTIVE", &g);
+                from += units;
+            }
+            proptest::prop_assert!(refunded <= charged);
+            if from == quantity {
+                proptest::prop_assert_eq!(refunded, charged);
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod orders;
 mod pricing;
 mod returns;
 mod review;
+mod updates;
 
 use runtime::grpc::FieldViolations;
 use runtime::{Actor, Role};
@@ -17,6 +18,7 @@ pub use orders::OrdersApi;
 pub use pricing::PricingApi;
 pub use returns::ReturnsApi;
 pub use review::ReviewApi;
+pub use updates::OrderUpdateApi;
 
 use crate::error::Error;
 use crate::workflow::{Who, WorkflowError};

@@ -168,7 +168,7 @@ impl OrdersApi {
     }
 
     /// The order `id_or_number`, if the caller may see it.
-    async fn find(&self, actor: &Actor, id_or_number: &str) -> Result<Order, Error> {
+    pub(super) async fn find(&self, actor: &Actor, id_or_number: &str) -> Result<Order, Error> {
         let mut conn = self.pool.acquire().await?;
         let order = match Uuid::parse_str(id_or_number) {
             Ok(id) => store::orders::get(&mut conn, id).await?,
@@ -194,15 +194,17 @@ impl OrdersApi {
     }
 
     /// The full view of an order (saga state, shipments, problems).
-    async fn view(&self, order: Order) -> Result<pb::Order, Error> {
+    pub(super) async fn view(&self, order: Order) -> Result<pb::Order, Error> {
         let mut conn = self.pool.acquire().await?;
         let saga = store::saga::read(&mut conn, order.id).await?;
         let shipments = store::shipments::list(&mut conn, order.id).await?;
         let problems = store::shipments::problems(&mut conn, order.id).await?;
         let (return_status, returned) = store::returns::order_summary(&mut conn, order.id).await?;
+        let version = store::updates::version(&mut conn, order.id).await?;
         let (invoice_request, invoice_number) =
             store::invoices::order_view(&mut conn, order.id).await?;
         let mut view = order_view_pb(order, saga.as_ref(), &shipments, &problems);
+        view.version = version;
         view.invoice_request = invoice_request.as_ref().map(invoice_request_pb);
         view.invoice_number = invoice_number.unwrap_or_default();
         view.return_status =

@@ -9,3 +9,4 @@ pub mod returns;
 pub mod saga;
 pub mod shipments;
 pub mod timeline;
+pub mod updates;

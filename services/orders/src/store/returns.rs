@@ -376,6 +376,33 @@ pub async fn set_shipment(
     .await
 }
 
+/// Units of each order line that the order's other inspected RMAs have valued for a refund
+/// (resellable, defective and damaged ones), so the next return of a line values the units
+/// after them. Taken under a transaction-level lock on the order, so two inspections of the
+/// same order count one after the other.
+pub async fn valued_before(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    rma_id: Uuid,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_as(
+        "SELECT l.line_id, sum(coalesce((l.grades->>'resellable')::int, 0)
+                 + coalesce((l.grades->>'defective')::int, 0)
+                 + coalesce((l.grades->>'damaged')::int, 0))::bigint
+         FROM order_return_lines l JOIN order_returns r ON r.id = l.return_id
+         WHERE r.order_id = $1 AND r.id <> $2 AND l.refund_minor IS NOT NULL
+         GROUP BY l.line_id",
+    )
+    .bind(order_id)
+    .bind(rma_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// Money already asked back for the order's other RMAs.
 pub async fn refunds_requested(
     conn: &mut PgConnection,

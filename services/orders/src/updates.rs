@@ -1,0 +1,305 @@
+//! Order updates before fulfilment: what an update makes of the order (re-priced with the
+//! order's own codes and the current tables, the difference to pay or refund, the stock it
+//! takes or gives back), and applying it in one transaction with its record and timeline
+//! entry. Which changes the order's state allows is [`crate::domain::updates`]'s rule.
+
+use chrono::{DateTime, Utc};
+use runtime::grpc::FieldViolations;
+use sqlx::PgConnection;
+
+use crate::domain::updates::{self, EditedLine, Parts, StockChange};
+use crate::domain::{
+    Address, Customer, Fulfillment, Money, NewLine, NewOrder, Order, PaymentChoice,
+};
+use crate::error::Error;
+use crate::pricing::{self, Purpose};
+use crate::store;
+
+/// A validated update.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    pub address: Option<Address>,
+    /// name, email, phone
+    pub contact: Option<(String, String, String)>,
+    /// (line id, new quantity)
+    pub line_changes: Vec<(String, i32)>,
+    pub add_lines: Vec<NewLine>,
+}
+
+impl Update {
+    pub fn parts(&self) -> Parts {
+        Parts {
+            contact: self.contact.is_some(),
+            address: self.address.is_some(),
+            lines: !self.line_changes.is_empty() || !self.add_lines.is_empty(),
+        }
+    }
+}
+
+/// The lines as the update leaves them, the order priced with them, and each code's new
+/// amount (code, minor units).
+pub type Repriced = (Vec<EditedLine>, NewOrder, Vec<(String, i64)>);
+
+/// What the update makes of the order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub before: Order,
+    /// The order as it would be (lines, totals, contact, address).
+    pub after: Order,
+    /// The lines priced again (when lines or the destination change), with the codes' new
+    /// amounts.
+    pub lines: Option<Repriced>,
+    pub stock: Vec<StockChange>,
+    pub customer: Option<Customer>,
+    pub address: Option<Address>,
+}
+
+impl Plan {
+    pub fn difference(&self) -> i64 {
+        self.after.total.minor - self.before.total.minor
+    }
+
+    pub fn to_charge(&self) -> Money {
+        Money::new(self.before.total.currency, self.difference().max(0))
+    }
+
+    pub fn to_refund(&self) -> Money {
+        Money::new(self.before.total.currency, (-self.difference()).max(0))
+    }
+
+    /// One line for the timeline.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.customer.is_some() {
+            parts.push("contact changed".to_owned());
+        }
+        if self.address.is_some() {
+            parts.push("shipping address changed".to_owned());
+        }
+        for s in &self.stock {
+            parts.push(match s.quantity {
+                q if q > 0 && !self.before.lines.iter().any(|l| l.line_id == s.line_id) => {
+                    format!("{} added ({q} × {})", s.line_id, s.sku)
+                }
+                q if q > 0 => format!("{} +{q} × {}", s.line_id, s.sku),
+                q if self.after.lines.iter().all(|l| l.line_id != s.line_id) => {
+                    format!("{} cancelled ({} × {})", s.line_id, -q, s.sku)
+                }
+                q => format!("{} {q} × {}", s.line_id, s.sku),
+            });
+        }
+        if self.difference() != 0 {
+            parts.push(format!(
+                "total {} → {}",
+                self.before.total, self.after.total
+            ));
+        }
+        format!("order updated: {}", parts.join("; "))
+    }
+}
+
+/// Works out `update` on `order` (read inside `conn`'s transaction when applying), refusing
+/// what the order's state does not allow.
+pub async fn plan(
+    conn: &mut PgConnection,
+    order: &Order,
+    shipped_any: bool,
+    update: &Update,
+    now: DateTime<Utc>,
+) -> Result<Plan, Error> {
+    let mut after = order.clone();
+    let mut v = FieldViolations::new();
+    let address = match (&update.address, &order.fulfillment) {
+        (Some(_), Fulfillment::StorePickup { .. }) => {
+            v.add(
+                "update.shipping_address",
+                "the order is picked up in a store: it has no shipping address",
+            );
+            None
+        }
+        (Some(a), Fulfillment::Ship { .. }) => {
+            after.fulfillment = Fulfillment::Ship { address: a.clone() };
+            Some(a.clone())
+        }
+        (None, _) => None,
+    };
+    let customer = update
+        .contact
+        .as_ref()
+        .map(|(name, email, phone)| Customer {
+            id: order.customer.id.clone(),
+            name: name.clone(),
+            email: email.clone(),
+            phone: phone.clone(),
+        });
+    if let Some(c) = &customer {
+        after.customer = c.clone();
+    }
+    for (i, line) in update.add_lines.iter().enumerate() {
+        if line.unit_price.currency != order.total.currency {
+            v.add(
+                format!("update.add_lines[{i}].unit_price.currency_code"),
+                format!("must be the order's currency {}", order.total.currency),
+            );
+        }
+    }
+    if !v.is_empty() {
+        return Err(Error::InvalidArgument(v));
+    }
+    let parts = update.parts();
+    updates::allowed(order.status, shipped_any, parts, false).map_err(Error::FailedPrecondition)?;
+
+    let mut stock = Vec::new();
+    let mut lines = None;
+    // Prices again whenever the lines or the destination change (shipping and tax follow the
+    // address); the order's codes keep applying as they were granted.
+    if parts.lines || parts.address {
+        let (edited, moves) = if parts.lines {
+            let mut added = update.add_lines.clone();
+            fill_from_catalog(conn, &mut added).await?;
+            updates::edit_lines(&order.lines, &update.line_changes, added).map_err(|refused| {
+                let mut v = FieldViolations::new();
+                for (field, why) in refused {
+                    v.add(field, why);
+                }
+                Error::InvalidArgument(v)
+            })?
+        } else {
+            let same = updates::edit_lines(&order.lines, &[], Vec::new()).map_err(|_| {
+                Error::FailedPrecondition("the order's lines cannot be priced again".into())
+            })?;
+            (same.0, Vec::new())
+        };
+        stock = moves;
+        let mut new = NewOrder {
+            request_id: String::new(),
+            customer: after.customer.clone(),
+            channel: order.channel,
+            channel_ref: order.channel_ref.clone(),
+            fulfillment: after.fulfillment.clone(),
+            billing_address: order.billing_address.clone(),
+            lines: edited.iter().map(|e| e.line.clone()).collect(),
+            payment: PaymentChoice {
+                method: order.payment_method,
+                token: None,
+                installments: order.installments,
+            },
+            total: Money::new(order.total.currency, 0),
+            discount_codes: codes_of(order),
+            service_level: order.breakdown.service_level.clone(),
+            expected_total: None,
+            breakdown: order.breakdown.clone(),
+            // The invoice request stays on the order as placed.
+            invoice_request: None,
+        };
+        let redemptions = pricing::price(conn, &mut new, now, Purpose::Reprice)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidArgument(found) => {
+                    let mut v = FieldViolations::new();
+                    v.extend_prefixed("update", found);
+                    Error::InvalidArgument(v)
+                }
+                other => other,
+            })?;
+        // Pricing names lines by position; the order's lines keep their own ids.
+        for adj in &mut new.breakdown.adjustments {
+            if let Some(k) = adj
+                .line_id
+                .strip_prefix('L')
+                .and_then(|n| n.parse::<usize>().ok())
+                && let Some(e) = k.checked_sub(1).and_then(|k| edited.get(k))
+            {
+                adj.line_id.clone_from(&e.line_id);
+            }
+        }
+        after.total = new.total;
+        after.breakdown = new.breakdown.clone();
+        after.lines = edited
+            .iter()
+            .zip(&new.lines)
+            .map(|(e, l)| crate::domain::OrderLine {
+                line_id: e.line_id.clone(),
+                sku: l.sku.as_str().to_owned(),
+                name: l.name.clone(),
+                quantity: i32::try_from(l.quantity.get()).unwrap_or(i32::MAX),
+                unit_price: l.unit_price,
+                shipped_quantity: 0,
+                cancelled_quantity: 0,
+                category: l.category.clone(),
+                weight_grams: i32::try_from(l.weight_grams).unwrap_or(i32::MAX),
+                priced: l.priced,
+            })
+            .collect();
+        let redemptions = redemptions
+            .into_iter()
+            .map(|r| (r.code, r.amount_minor))
+            .collect();
+        lines = Some((edited, new, redemptions));
+    }
+    updates::allowed(order.status, shipped_any, parts, after.total != order.total)
+        .map_err(Error::FailedPrecondition)?;
+    Ok(Plan {
+        before: order.clone(),
+        after,
+        lines,
+        stock,
+        customer,
+        address,
+    })
+}
+
+/// The codes the order was placed with, in the order pricing applies them.
+fn codes_of(order: &Order) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for adj in &order.breakdown.adjustments {
+        if adj.kind == crate::domain::pricing::AdjustmentKind::Discount
+            && !codes.contains(&adj.code)
+        {
+            codes.push(adj.code.clone());
+        }
+    }
+    codes
+}
+
+/// Added lines take the catalog's name, category and weight, and must carry its price.
+async fn fill_from_catalog(conn: &mut PgConnection, lines: &mut [NewLine]) -> Result<(), Error> {
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let items = store::catalog::get_many(conn, &skus).await?;
+    let mut v = FieldViolations::new();
+    for (i, line) in lines.iter_mut().enumerate() {
+        let Some(item) = items.iter().find(|it| it.sku == line.sku.as_str()) else {
+            continue;
+        };
+        if !item.active {
+            v.add(
+                format!("update.add_lines[{i}].sku"),
+                format!("{} is not for sale", item.sku),
+            );
+            continue;
+        }
+        if item.currency == line.unit_price.currency.as_str()
+            && item.unit_price_minor != line.unit_price.minor
+        {
+            v.add(
+                format!("update.add_lines[{i}].unit_price"),
+                format!(
+                    "must equal the catalog price {} {}",
+                    item.unit_price_minor, item.currency
+                ),
+            );
+        }
+        line.name.clone_from(&item.name);
+        if !item.category.is_empty() {
+            line.category.clone_from(&item.category);
+        }
+        if item.weight_grams > 0 {
+            line.weight_grams = u32::try_from(item.weight_grams).unwrap_or(0);
+        }
+    }
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(v))
+    }
+}
