@@ -51,5 +51,6 @@ pub use ordercycle::shipping::v1 as shipping;
 /// `google.protobuf.FileDescriptorSet`, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+pub mod money;
 mod picking;
 pub mod time;

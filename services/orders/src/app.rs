@@ -1,8 +1,9 @@
 //! Wires the orders service into its host: the outbox relay, the consumers of every fact the
-//! saga reacts to, its timers, and the gRPC API.
+//! saga reacts to, its timers, and the gRPC API (orders, returns, pricing, invoices, review).
 
 use std::sync::Arc;
 
+use contracts::orders::invoice_service_server::InvoiceServiceServer;
 use contracts::orders::order_service_server::OrderServiceServer;
 use contracts::orders::order_update_service_server::OrderUpdateServiceServer;
 use contracts::orders::pricing_service_server::PricingServiceServer;
@@ -13,7 +14,7 @@ use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
 use crate::events;
-use crate::grpc::{OrderUpdateApi, OrdersApi, PricingApi, ReturnsApi, ReviewApi};
+use crate::grpc::{InvoicesApi, OrderUpdateApi, OrdersApi, PricingApi, ReturnsApi, ReviewApi};
 use crate::metrics::OrderMetrics;
 use crate::workflow::Workflow;
 
@@ -47,6 +48,9 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     )));
     host.add_service(OrderUpdateServiceServer::new(OrderUpdateApi::new(
         orders.clone(),
+        host.pool().clone(),
+    )));
+    host.add_service(InvoiceServiceServer::new(InvoicesApi::new(
         host.pool().clone(),
     )));
     host.add_service(ReviewServiceServer::new(ReviewApi::new(

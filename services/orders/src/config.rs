@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use runtime::config::{ConfigError, Env};
 
+use crate::domain::invoices::LegalEntity;
+
 #[derive(Debug, Clone)]
 pub struct OrdersConfig {
     /// A risk score at or above this holds the order (`OC_ORDERS_HOLD_SCORE`, 70).
@@ -28,6 +30,47 @@ pub struct OrdersConfig {
     pub catalog_check: bool,
     /// The return policy (`OC_ORDERS_RETURN_…`).
     pub returns: ReturnPolicy,
+    /// The companies that issue invoices, in order of preference: an order is invoiced by the
+    /// first whose `countries` (buyer's country) and `channels` match, empty lists matching
+    /// any (`OC_ORDERS_LEGAL_ENTITIES`, a JSON array; see README "Invoices"). By default one
+    /// entity `OC01` named "ordercycle" invoices everything.
+    pub legal_entities: Vec<LegalEntity>,
+}
+
+/// The one legal entity of an unconfigured installation.
+fn default_entity() -> LegalEntity {
+    LegalEntity {
+        code: "OC01".into(),
+        name: "ordercycle".into(),
+        tax_id: String::new(),
+        line1: String::new(),
+        line2: String::new(),
+        postal_code: String::new(),
+        city: String::new(),
+        region: String::new(),
+        country_code: String::new(),
+        countries: Vec::new(),
+        channels: Vec::new(),
+    }
+}
+
+fn legal_entities(raw: &str) -> Result<Vec<LegalEntity>, ConfigError> {
+    let bad = |reason: String| ConfigError {
+        var: "OC_ORDERS_LEGAL_ENTITIES".into(),
+        reason,
+    };
+    let entities: Vec<LegalEntity> = serde_json::from_str(raw)
+        .map_err(|e| bad(format!("is not a JSON array of legal entities: {e}")))?;
+    if entities.is_empty() {
+        return Err(bad("names no legal entity".into()));
+    }
+    for (i, e) in entities.iter().enumerate() {
+        e.check().map_err(bad)?;
+        if entities[..i].iter().any(|other| other.code == e.code) {
+            return Err(bad(format!("names {} twice", e.code)));
+        }
+    }
+    Ok(entities)
 }
 
 /// The return policy engine's settings. Reasons are named as in `ReturnReason` without the
@@ -188,6 +231,7 @@ impl Default for OrdersConfig {
             auto_accept_after: Duration::from_secs(7 * 24 * 3600),
             catalog_check: true,
             returns: ReturnPolicy::default(),
+            legal_entities: vec![default_entity()],
         }
     }
 }
@@ -213,6 +257,9 @@ impl OrdersConfig {
             Duration::from_secs(number("OC_ORDERS_AUTO_ACCEPT_SECS", 7 * 86_400)?);
         config.catalog_check = env.get("OC_ORDERS_CATALOG_CHECK").as_deref() != Some("false");
         config.returns = ReturnPolicy::from_env(env)?;
+        if let Some(raw) = env.get("OC_ORDERS_LEGAL_ENTITIES") {
+            config.legal_entities = legal_entities(&raw)?;
+        }
         if let Some(raw) = env.get("OC_ORDERS_HOLD_TOTAL") {
             for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
                 let parsed = entry

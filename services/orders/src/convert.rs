@@ -6,6 +6,7 @@ use contracts::orders as pb;
 use contracts::time::to_timestamp;
 use runtime::grpc::FieldViolations;
 
+use crate::domain::invoices::{InvoiceRequest, InvoiceType};
 use crate::domain::pricing::{AdjustmentKind, Breakdown, TaxMode};
 use crate::domain::review::{HoldKind, HoldReason};
 use crate::domain::{
@@ -355,6 +356,11 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
             .as_ref()
             .and_then(|m| money(&mut v, "expected_total", Some(m)));
 
+        let invoice_request = r
+            .invoice_request
+            .as_ref()
+            .and_then(|asked| invoice_request(&mut v, asked));
+
         let total = if lines.len() == r.lines.len() && !lines.is_empty() && v.is_empty() {
             match NewOrder::total_of(&lines) {
                 Ok(total) => Some(total),
@@ -385,10 +391,58 @@ impl TryFrom<pb::PlaceOrderRequest> for NewOrder {
                     service_level,
                     expected_total,
                     breakdown: Breakdown::plain(total.minor),
+                    invoice_request,
                 })
             }
             _ => Err(v),
         }
+    }
+}
+
+/// A checkout's invoice request, or its violations under `invoice_request.*`.
+pub fn invoice_request(
+    v: &mut FieldViolations,
+    asked: &pb::InvoiceRequest,
+) -> Option<InvoiceRequest> {
+    let kind = match pb::InvoiceType::try_from(asked.invoice_type) {
+        Ok(pb::InvoiceType::Personal) => Some(InvoiceType::Personal),
+        Ok(pb::InvoiceType::Company) => Some(InvoiceType::Company),
+        _ => None,
+    };
+    for (field, value) in [
+        ("buyer_title", &asked.buyer_title),
+        ("buyer_tax_id", &asked.buyer_tax_id),
+        ("email", &asked.email),
+    ] {
+        if looks_like_card_number(value) {
+            v.add(
+                format!("invoice_request.{field}"),
+                "must not contain a payment card number",
+            );
+            return None;
+        }
+    }
+    match InvoiceRequest::parse(kind, &asked.buyer_title, &asked.buyer_tax_id, &asked.email) {
+        Ok(request) => Some(request),
+        Err(refused) => {
+            for (field, why) in refused {
+                v.add(format!("invoice_request.{field}"), why);
+            }
+            None
+        }
+    }
+}
+
+pub fn invoice_request_pb(r: &InvoiceRequest) -> pb::InvoiceRequest {
+    pb::InvoiceRequest {
+        invoice_type: match r.invoice_type {
+            InvoiceType::Personal => pb::InvoiceType::Personal,
+            InvoiceType::Company => pb::InvoiceType::Company,
+        }
+        .into(),
+        buyer_title: r.buyer_title.clone(),
+        buyer_tax_id: r.buyer_tax_id.clone(),
+        email: r.email.clone(),
     }
 }
 

@@ -4,7 +4,9 @@
 //! is applied in one Postgres transaction through [`store`] together with the events it causes
 //! (written to the outbox, published by the relay), and is answered once that transaction has
 //! committed. [`app`] wires it all into a `runtime::Host`. [`pricing`] prices a new order
-//! (shipping, discount codes, tax) with the arithmetic of [`domain::pricing`].
+//! (shipping, discount codes, tax) with the arithmetic of [`domain::pricing`]. [`invoices`]
+//! issues an invoice when an order settles and a credit note for each refund after that,
+//! rendered as PDF by the small writer in [`pdf`].
 
 pub mod app;
 pub mod config;
@@ -13,7 +15,9 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod invoices;
 pub mod metrics;
+pub mod pdf;
 pub mod pricing;
 pub mod returns;
 pub mod store;

@@ -579,6 +579,25 @@ impl Workflow {
                 act,
             )
             .await?;
+            // The credit note names the returned lines, weighted by their refunds by policy
+            // (fees and caps shared across them).
+            let refund = crate::invoices::Refund {
+                key: format!("return:{}", rma.row.id),
+                reason: format!("return {}", rma.row.rma_number),
+                lines: crate::invoices::Refunded::Valued(
+                    rma.lines
+                        .iter()
+                        .map(|l| {
+                            let value = l.refund_minor.unwrap_or_else(|| {
+                                l.unit_price_minor.saturating_mul(i64::from(l.quantity))
+                            });
+                            (l.line_id.clone(), l.quantity, value)
+                        })
+                        .collect(),
+                ),
+                amount: Some(total),
+            };
+            crate::invoices::credit(tx, order.id, &refund, act.now).await?;
             outcome::REFUNDED
         } else {
             outcome::NO_REFUND

@@ -189,6 +189,8 @@ pub async fn plan(
             service_level: order.breakdown.service_level.clone(),
             expected_total: None,
             breakdown: order.breakdown.clone(),
+            // The invoice request stays on the order as placed.
+            invoice_request: None,
         };
         let redemptions = pricing::price(conn, &mut new, now, Purpose::Reprice)
             .await

@@ -20,6 +20,7 @@ use crate::convert::{
 };
 use crate::domain::saga::{CancelReason, Command, Input, NotAllowed, Saga};
 use crate::domain::{Fulfillment, Money, Order, OrderStatus, PaymentMethod};
+use crate::invoices;
 use crate::metrics::OrderMetrics;
 use crate::store::orders::StoreError;
 use crate::store::saga::SagaRow;
@@ -469,7 +470,15 @@ impl Step<'_> {
                     ..Default::default()
                 };
                 self.emit(tx, &event, "refund of the captured amount requested".into())
-                    .await
+                    .await?;
+                let refund = invoices::Refund {
+                    key: format!("cancel:{}", order.id),
+                    reason: "order cancelled".into(),
+                    lines: invoices::Refunded::Everything,
+                    amount: None,
+                };
+                invoices::credit(tx, order.id, &refund, self.now).await?;
+                Ok(())
             }
             Command::CancelFulfillment => {
                 let event = pb::FulfillmentCancelRequested {
@@ -500,7 +509,24 @@ impl Step<'_> {
                     &event,
                     format!("refund of {value} requested for case {}", case.case_id),
                 )
-                .await
+                .await?;
+                let refund = invoices::Refund {
+                    key: format!("case:{}", case.case_id),
+                    reason: format!("case {} resolved with a refund", case.case_id),
+                    lines: invoices::Refunded::Units(
+                        case.lines
+                            .iter()
+                            .map(|l| (l.line_id.clone(), l.quantity))
+                            .collect(),
+                    ),
+                    amount: Some(value),
+                };
+                invoices::credit(tx, order.id, &refund, self.now).await?;
+                Ok(())
+            }
+            Command::IssueInvoice => {
+                invoices::issue(tx, &self.wf.config.legal_entities, order, self.now).await?;
+                Ok(())
             }
             Command::ReshipProblemLines => {
                 let case = self.facts.case.clone().unwrap_or_default();

@@ -18,11 +18,12 @@ use contracts::inventory::{
 };
 use contracts::notifications::notification_service_client::NotificationServiceClient;
 use contracts::notifications::{ListNotificationsRequest, Notification};
+use contracts::orders::invoice_service_client::InvoiceServiceClient;
 use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::review_service_client::ReviewServiceClient;
 use contracts::orders::{
-    ApproveOrderRequest, CancelOrderRequest, ConfirmReceiptRequest, GetOrderRequest,
-    GetOrderTimelineRequest, NewOrderLine, Order, OrderStatus, PaymentInstruction,
+    ApproveOrderRequest, CancelOrderRequest, ConfirmReceiptRequest, GetInvoiceRequest,
+    GetOrderRequest, GetOrderTimelineRequest, NewOrderLine, Order, OrderStatus, PaymentInstruction,
     PlaceOrderRequest, RejectOrderRequest,
 };
 use contracts::payments::payment_service_client::PaymentServiceClient;
@@ -439,6 +440,18 @@ async fn a_card_order_shipped_to_a_home_runs_the_whole_cycle_to_completed() {
         completed.payment.as_ref().unwrap().captured_amount,
         Some(eur(2 * PRICE))
     );
+    // Settled, so invoiced: the invoice comes to the order's total.
+    let invoice = InvoiceServiceClient::new(p.service("orders").channel().await)
+        .get_invoice(GetInvoiceRequest {
+            id: completed.invoice_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    assert_eq!(invoice.order_id, order.id);
+    assert_eq!(invoice.total, completed.total);
 
     // Every service agrees.
     assert_eq!(available(&p).await, (8, 0, 8), "committed at hand-over");

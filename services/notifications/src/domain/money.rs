@@ -1,34 +1,7 @@
 //! Amounts as people read them: `{ "EUR", 1250 }` is `12.50 EUR`, `{ "JPY", 500 }` is
-//! `500 JPY`. Integer arithmetic only; the number of decimals is the currency's ISO 4217
-//! exponent.
+//! `500 JPY` — the shared [`contracts::money`] rule (orders' invoices use it too).
 
-/// ISO 4217 minor-unit exponent; 2 unless the currency is known to differ.
-fn exponent(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        "CLF" | "UYW" => 4,
-        _ => 2,
-    }
-}
-
-/// `12.50 EUR`; a negative amount keeps its sign.
-pub fn format(amount_minor: i64, currency: &str) -> String {
-    let exp = exponent(currency);
-    let sign = if amount_minor < 0 { "-" } else { "" };
-    let abs = amount_minor.unsigned_abs();
-    if exp == 0 {
-        return format!("{sign}{abs} {currency}");
-    }
-    let unit = 10u64.pow(exp);
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        abs / unit,
-        abs % unit,
-        width = exp as usize
-    )
-}
+pub use contracts::money::format;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The order domain: values that cannot be wrong once made, and the order's state. Pure: no
 //! I/O, no protobuf.
 
+pub mod invoices;
 pub mod money;
 pub mod order;
 pub mod pricing;

@@ -228,6 +228,8 @@ pub struct NewOrder {
     pub expected_total: Option<Money>,
     /// How total is made up; [`Breakdown::plain`] until priced.
     pub breakdown: Breakdown,
+    /// The invoice the buyer asked for at checkout, if any (see [`super::invoices`]).
+    pub invoice_request: Option<super::invoices::InvoiceRequest>,
 }
 
 impl NewOrder {

@@ -132,6 +132,8 @@ pub enum Command {
     EmitProblemReported,
     EmitCompleted,
     EmitCancelled(CancelReason),
+    /// Everything owed is captured: issue the order's invoice.
+    IssueInvoice,
 }
 
 /// Why an input was refused (for operator and customer actions; events never fail this way).
@@ -372,6 +374,7 @@ impl Saga {
             }
             Input::Settled if !self.is_dead() && !self.settled => {
                 next.settled = true;
+                commands.push(C::IssueInvoice);
                 if self.status == S::Accepted {
                     next.complete_if_settled(&mut commands);
                 }
@@ -545,6 +548,7 @@ mod tests {
             Command::EmitDelivered,
             Command::EmitAccepted,
             Command::EmitCompleted,
+            Command::IssueInvoice,
         ] {
             assert!(
                 commands.contains(&expected),
@@ -703,8 +707,12 @@ mod tests {
         ) {
             let mut saga = Saga::new(method);
             let mut was_dead = false;
+            let mut invoices = 0;
             for input in &inputs {
-                let Ok((next, _)) = saga.apply(input) else { continue };
+                let Ok((next, commands)) = saga.apply(input) else { continue };
+                // One invoice per order, however often settlement is reported.
+                invoices += commands.iter().filter(|c| **c == Command::IssueInvoice).count();
+                prop_assert!(invoices <= 1);
                 // A cancelled or rejected order never comes back to life.
                 if was_dead {
                     prop_assert!(next.is_dead(), "{:?} revived by {:?}", saga.status, input);

@@ -2,6 +2,7 @@
 //! bad field reported at once); state changes go through [`crate::workflow`] inside one
 //! transaction; errors map once through [`crate::error::Error`].
 
+mod invoices;
 mod orders;
 mod pricing;
 mod returns;
@@ -12,6 +13,7 @@ use runtime::grpc::FieldViolations;
 use runtime::{Actor, Role};
 use uuid::Uuid;
 
+pub use invoices::InvoicesApi;
 pub use orders::OrdersApi;
 pub use pricing::PricingApi;
 pub use returns::ReturnsApi;

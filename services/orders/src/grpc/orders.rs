@@ -13,7 +13,7 @@ use contracts::orders::{self as pb, OrderPlaced};
 use contracts::time::{from_timestamp, to_timestamp};
 
 use super::{page_size, parse_order_id, who};
-use crate::convert::{order_view_pb, problem_pb};
+use crate::convert::{invoice_request, invoice_request_pb, order_view_pb, problem_pb};
 use crate::domain::saga::{CancelReason, Input};
 use crate::domain::{Currency, NewOrder, Order, OrderNumber, OrderStatus};
 use crate::error::Error;
@@ -114,6 +114,9 @@ impl OrdersApi {
             } => return replay(order, &earlier, &request_hash, &new_order.request_id),
             Inserted::New(order) => order,
         };
+        if let Some(asked) = &new_order.invoice_request {
+            store::invoices::save_request(&mut tx, order.id, asked).await?;
+        }
         store::pricing::redeem(
             &mut tx,
             order.id,
@@ -198,8 +201,12 @@ impl OrdersApi {
         let problems = store::shipments::problems(&mut conn, order.id).await?;
         let (return_status, returned) = store::returns::order_summary(&mut conn, order.id).await?;
         let version = store::updates::version(&mut conn, order.id).await?;
+        let (invoice_request, invoice_number) =
+            store::invoices::order_view(&mut conn, order.id).await?;
         let mut view = order_view_pb(order, saga.as_ref(), &shipments, &problems);
         view.version = version;
+        view.invoice_request = invoice_request.as_ref().map(invoice_request_pb);
+        view.invoice_number = invoice_number.unwrap_or_default();
         view.return_status =
             pb::OrderReturnStatus::from_str_name(&format!("ORDER_RETURN_STATUS_{return_status}"))
                 .unwrap_or(pb::OrderReturnStatus::None)
@@ -344,10 +351,20 @@ impl OrderService for OrdersApi {
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
         let actor = runtime::auth::actor(&request)?;
         actor.require_any(&ANY_CALLER)?;
+        // The invoice request as stored (normalised), for the answer: a replay's is the same,
+        // since the same request_id must come with the same request.
+        let asked = request
+            .get_ref()
+            .invoice_request
+            .as_ref()
+            .and_then(|r| invoice_request(&mut FieldViolations::new(), r));
         let order = self.place(&actor, request.into_inner()).await?;
         // A new order has no saga facts yet: answer without reading it back.
         let order = if order.status == OrderStatus::Pending {
-            pb::Order::from(order)
+            pb::Order {
+                invoice_request: asked.as_ref().map(invoice_request_pb),
+                ..pb::Order::from(order)
+            }
         } else {
             self.view(order).await?
         };

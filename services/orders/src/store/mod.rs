@@ -2,6 +2,7 @@
 //! caller's transaction; SQL lives here and nowhere else.
 
 pub mod catalog;
+pub mod invoices;
 pub mod orders;
 pub mod pricing;
 pub mod returns;

@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod cancel;
 mod history;
+mod invoices;
 mod place_order;
 mod receipt;
 mod return_refunds;

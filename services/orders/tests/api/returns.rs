@@ -21,7 +21,7 @@ use tonic_types::StatusExt as _;
 
 use crate::helpers::{TestApp, WAREHOUSE, eur, payment_id, valid_request};
 
-async fn client(app: &TestApp) -> ReturnServiceClient<GrpcChannel> {
+pub(crate) async fn client(app: &TestApp) -> ReturnServiceClient<GrpcChannel> {
     ReturnServiceClient::new(app.orders.channel().await)
 }
 
@@ -50,7 +50,7 @@ fn fields(status: &tonic::Status) -> Vec<String> {
         .collect()
 }
 
-fn line(line_id: &str, quantity: i32, reason: ReturnReason) -> NewReturnLine {
+pub(crate) fn line(line_id: &str, quantity: i32, reason: ReturnReason) -> NewReturnLine {
     NewReturnLine {
         line_id: line_id.into(),
         quantity,
@@ -59,7 +59,11 @@ fn line(line_id: &str, quantity: i32, reason: ReturnReason) -> NewReturnLine {
     }
 }
 
-fn refund(request_id: &str, order_id: &str, lines: Vec<NewReturnLine>) -> RequestReturnRequest {
+pub(crate) fn refund(
+    request_id: &str,
+    order_id: &str,
+    lines: Vec<NewReturnLine>,
+) -> RequestReturnRequest {
     RequestReturnRequest {
         request_id: request_id.into(),
         order_id: order_id.into(),
@@ -69,7 +73,7 @@ fn refund(request_id: &str, order_id: &str, lines: Vec<NewReturnLine>) -> Reques
     }
 }
 
-async fn request(app: &TestApp, r: RequestReturnRequest) -> Return {
+pub(crate) async fn request(app: &TestApp, r: RequestReturnRequest) -> Return {
     client(app)
         .await
         .request_return(r)
@@ -92,7 +96,7 @@ async fn get(app: &TestApp, id: &str) -> Return {
 }
 
 /// Payments captured the whole order (as it would have at hand-over).
-async fn captured(app: &TestApp, order: &contracts::orders::Order) {
+pub(crate) async fn captured(app: &TestApp, order: &contracts::orders::Order) {
     let event = PaymentCaptured {
         payment_id: payment_id(order),
         order_id: order.id.clone(),
@@ -103,7 +107,7 @@ async fn captured(app: &TestApp, order: &contracts::orders::Order) {
     app.publish("payments", &event).await;
 }
 
-fn received(rma: &Return) -> ReturnReceived {
+pub(crate) fn received(rma: &Return) -> ReturnReceived {
     ReturnReceived {
         return_id: rma.id.clone(),
         order_id: rma.order_id.clone(),
@@ -114,7 +118,10 @@ fn received(rma: &Return) -> ReturnReceived {
     }
 }
 
-fn inspected(rma: &Return, lines: &[(&str, &str, i32, InspectionGrade)]) -> ReturnInspected {
+pub(crate) fn inspected(
+    rma: &Return,
+    lines: &[(&str, &str, i32, InspectionGrade)],
+) -> ReturnInspected {
     ReturnInspected {
         return_id: rma.id.clone(),
         order_id: rma.order_id.clone(),
