@@ -113,7 +113,9 @@ impl Kind {
     /// objects name them (`Customer`, `Address`, stored as JSON by every service).
     fn of_key(key: &str) -> Option<Self> {
         match key {
-            "name" | "recipient" | "display_name" | "buyer_name" => Some(Self::Name),
+            "name" | "recipient" | "display_name" | "received_by" | "buyer_name" | "push_token" => {
+                Some(Self::Name)
+            }
             "email" | "buyer_email" => Some(Self::Email),
             "phone" | "buyer_phone" => Some(Self::Phone),
             "line1" | "line2" => Some(Self::Address),
@@ -258,14 +260,24 @@ impl Scrub {
     pub fn bytes(&self, bytes: &mut [u8]) -> bool {
         let mut changed = false;
         for (secret, replacement) in &self.pairs {
-            let needle = secret.as_bytes();
-            let mut at = 0;
-            while let Some(pos) = find(&bytes[at..], needle) {
-                let start = at + pos;
-                let fill = same_length(replacement, needle.len());
-                bytes[start..start + needle.len()].copy_from_slice(&fill);
-                changed = true;
-                at = start + needle.len();
+            // UTF-8, and Latin-1 for text written as single bytes (labels' WinAnsi PDF text).
+            let latin1: Option<Vec<u8>> = (!secret.is_ascii())
+                .then(|| {
+                    secret
+                        .chars()
+                        .map(|c| u8::try_from(u32::from(c)).ok())
+                        .collect()
+                })
+                .flatten();
+            for needle in std::iter::once(secret.as_bytes()).chain(latin1.as_deref()) {
+                let mut at = 0;
+                while let Some(pos) = find(&bytes[at..], needle) {
+                    let start = at + pos;
+                    let fill = same_length(replacement, needle.len());
+                    bytes[start..start + needle.len()].copy_from_slice(&fill);
+                    changed = true;
+                    at = start + needle.len();
+                }
             }
         }
         changed

@@ -4,7 +4,8 @@
 //! is applied in one Postgres transaction through [`store`] together with the events it causes
 //! (written to the outbox, published by the relay), and is answered once that transaction has
 //! committed. [`app`] wires it all into a `runtime::Host`. [`pricing`] prices a new order
-//! (shipping, discount codes, tax) with the arithmetic of [`domain::pricing`].
+//! (shipping, discount codes, tax) with the arithmetic of [`domain::pricing`]. [`privacy`] erases
+//! customers' personal data on request or after the retention period and tells every service.
 
 pub mod app;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod events;
 pub mod grpc;
 pub mod metrics;
 pub mod pricing;
+pub mod privacy;
 pub mod returns;
 pub mod store;
 pub mod workflow;

@@ -4,6 +4,7 @@
 
 mod orders;
 mod pricing;
+mod privacy;
 mod returns;
 mod review;
 
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 pub use orders::OrdersApi;
 pub use pricing::PricingApi;
+pub use privacy::PrivacyApi;
 pub use returns::ReturnsApi;
 pub use review::ReviewApi;
 
