@@ -246,10 +246,20 @@ impl Scrub {
                 None => false,
             },
             serde_json::Value::Array(items) => {
-                items.iter_mut().fold(false, |acc, v| self.json(v) || acc)
+                // Every element, not `any`: each one must be rewritten.
+                items
+                    .iter_mut()
+                    .map(|v| self.json(v))
+                    .filter(|c| *c)
+                    .count()
+                    > 0
             }
             serde_json::Value::Object(map) => {
-                map.values_mut().fold(false, |acc, v| self.json(v) || acc)
+                map.values_mut()
+                    .map(|v| self.json(v))
+                    .filter(|c| *c)
+                    .count()
+                    > 0
             }
             _ => false,
         }

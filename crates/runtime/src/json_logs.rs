@@ -179,12 +179,12 @@ fn redact_phones(s: &str) -> String {
                 if d.is_ascii_digit() {
                     digits += 1;
                     last_digit_end = Some(j + 1);
-                } else if is_sep(d)
-                    && j + 1 < chars.len()
-                    && (chars[j + 1].is_ascii_digit() || chars[j + 1] == '(')
+                } else if d == ')'
+                    || (is_sep(d)
+                        && chars
+                            .get(j + 1)
+                            .is_some_and(|n| n.is_ascii_digit() || *n == '('))
                 {
-                    seps += 1;
-                } else if d == ')' {
                     seps += 1;
                 } else {
                     break;
