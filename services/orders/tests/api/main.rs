@@ -8,6 +8,7 @@ mod auth;
 mod cancel;
 mod history;
 mod place_order;
+mod privacy;
 mod receipt;
 mod returns;
 mod review;
