@@ -16,7 +16,6 @@ use contracts::orders::privacy_service_client::PrivacyServiceClient;
 use contracts::orders::{
     EraseCustomerDataRequest, GetErasureRequest, GetOrderRequest, OrderStatus, PlaceOrderRequest,
 };
-use sqlx::PgPool;
 
 use crate::cycle::{
     SKU, available, notifications_of, order_in, order_request, payment_of, place, platform,
@@ -53,47 +52,10 @@ fn distinctive(request_id: &str) -> PlaceOrderRequest {
     request
 }
 
-/// `(table.column, needle)` for every column of `pool`'s database holding one of `needles`.
-async fn traces(pool: &PgPool, needles: &[&str]) -> Vec<String> {
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT c.table_name::text, c.column_name::text, c.data_type::text
-         FROM information_schema.columns c
-         JOIN information_schema.tables t
-           ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-         WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema')
-           AND t.table_type = 'BASE TABLE'
-           AND (c.data_type IN ('text', 'character varying', 'character', 'json', 'jsonb',
-                                'bytea', 'ARRAY', 'USER-DEFINED'))",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    let mut found = Vec::new();
-    for (table, column, data_type) in columns {
-        let probe = if data_type == "bytea" {
-            format!("position(convert_to($1, 'UTF8') IN \"{column}\") > 0")
-        } else {
-            format!("strpos(lower(\"{column}\"::text), lower($1)) > 0")
-        };
-        for needle in needles {
-            let hits: i64 =
-                sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\" WHERE {probe}"))
-                    .bind(*needle)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap();
-            if hits > 0 {
-                found.push(format!("{table}.{column} holds {needle:?} ({hits} rows)"));
-            }
-        }
-    }
-    found
-}
-
 async fn traces_everywhere(p: &Platform, needles: &[&str]) -> Vec<String> {
     let mut all = Vec::new();
     for service in &p.services {
-        for t in traces(&service.pool, needles).await {
+        for t in testkit::privacy::traces(&service.pool, needles).await {
             all.push(format!("{}: {t}", service.name));
         }
     }
