@@ -135,7 +135,7 @@ async fn a_guest_found_by_phone_is_erased_once_with_the_figures_kept() {
         .into_inner()
         .erasure
         .unwrap();
-    assert_eq!(first.order_ids, [order.id.clone()]);
+    assert_eq!(first.order_ids, [order.id.as_str()]);
     let again = privacy(&app)
         .await
         .erase_customer_data(request)
@@ -167,7 +167,7 @@ async fn a_guest_found_by_phone_is_erased_once_with_the_figures_kept() {
     // One event, with ids and fingerprints only.
     let event: CustomerDataErased = erased.next().await;
     assert_eq!(event.erasure_id, first.id);
-    assert_eq!(event.order_ids, [order.id.clone()]);
+    assert_eq!(event.order_ids, [order.id.as_str()]);
     assert!(event.phone_fingerprint.starts_with("fp_"));
     let n: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM oc_outbox WHERE subject = 'orders.customer.erased'",
