@@ -120,6 +120,7 @@ events! {
     crate::orders::ReturnClosed => "orders.return.closed" by return_id, as "ordercycle.orders.v1.ReturnClosed", to ["notifications", "analytics"];
     crate::orders::ReturnShipmentRequested => "orders.return_shipment.requested" by return_id, as "ordercycle.orders.v1.ReturnShipmentRequested", to ["shipping"];
     crate::orders::RestockRequested => "orders.restock.requested" by return_id, as "ordercycle.orders.v1.RestockRequested", to ["inventory"];
+    crate::orders::CustomerDataErased => "orders.customer.erased" by erasure_id, as "ordercycle.orders.v1.CustomerDataErased", to ["payments", "fulfillment", "shipping", "notifications", "feedback", "analytics"];
     crate::inventory::StockReserved => "inventory.reservation.reserved" by reservation_id, as "ordercycle.inventory.v1.StockReserved", to ["orders"];
     crate::inventory::StockShortage => "inventory.reservation.shortage" by reservation_id, as "ordercycle.inventory.v1.StockShortage", to ["orders"];
     crate::inventory::ReservationExpired => "inventory.reservation.expired" by reservation_id, as "ordercycle.inventory.v1.ReservationExpired", to ["orders"];

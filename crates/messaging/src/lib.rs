@@ -9,6 +9,8 @@
 //! - [`timers`]: deadlines as rows fired by a `SKIP LOCKED` poller on the service clock.
 //! - [`envelope`]: the wire format; [`failpoint`]: named crash points for fault tests;
 //!   [`bus`]: all of it wired into a service's `runtime::Host`.
+//! - [`privacy`]: personal-data erasure, the plumbing every service honours
+//!   `CustomerDataErased` with (pseudonyms, rewriting rows and payloads, `oc_erasures`).
 //!
 //! Tables live in `migrations/` and are applied with every service's own migrations.
 
@@ -19,6 +21,7 @@ pub mod envelope;
 pub mod failpoint;
 pub mod metrics;
 pub mod outbox;
+pub mod privacy;
 pub mod timers;
 
 pub use bus::Bus;
@@ -27,5 +30,5 @@ pub use envelope::Envelope;
 pub use outbox::{Outbox, Relay};
 pub use timers::{Timer, TimerHandler};
 
-/// The messaging tables (`oc_outbox`, `oc_inbox`, `oc_timers`), versions 1–999.
+/// The messaging tables (`oc_outbox`, `oc_inbox`, `oc_timers`, `oc_erasures`), versions 1–999.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -5,7 +5,9 @@
 //!
 //! Personal data (DESIGN §8: logs carry ids, never e-mails, phone numbers or addresses) is kept
 //! out by the code that logs; as a last line of defence every string value is scanned and
-//! e-mail addresses are replaced with `[email]` before the line is written.
+//! e-mail addresses are replaced with `[email]` and phone numbers with `[phone]` before the line
+//! is written. Lines already shipped to another system are out of this code's reach: an
+//! erasure (`messaging::privacy`) cannot follow them there.
 
 use std::fmt::Debug;
 use std::io::Write as _;
@@ -150,8 +152,69 @@ where
     }
 }
 
-/// `s` with every e-mail address replaced by `[email]`.
+/// `s` with every e-mail address replaced by `[email]` and every phone number by `[phone]`.
 pub fn redact(s: &str) -> String {
+    redact_phones(&redact_emails(s))
+}
+
+/// Phone numbers: `+` and 7–15 digits, or a number written from a trunk prefix (`0…`, `(0…)`)
+/// with 9–15 digits and at least one separator — digits grouped by single spaces, dashes, dots
+/// or parentheses. Not inside a word or an id (a UUID, an order number), so the character
+/// before and after must not be a letter, a digit or a joiner.
+fn redact_phones(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let is_sep = |c: char| " -.()".contains(c);
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts = (c == '+' || c == '0' || c == '(')
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || "-_./:+".contains(chars[i - 1])));
+        if starts {
+            // Extend over digits and single separators.
+            let mut j = if c == '+' { i + 1 } else { i };
+            let (mut digits, mut seps, mut last_digit_end) = (0, 0, None);
+            while j < chars.len() {
+                let d = chars[j];
+                if d.is_ascii_digit() {
+                    digits += 1;
+                    last_digit_end = Some(j + 1);
+                } else if d == ')'
+                    || (is_sep(d)
+                        && chars
+                            .get(j + 1)
+                            .is_some_and(|n| n.is_ascii_digit() || *n == '('))
+                {
+                    seps += 1;
+                } else {
+                    break;
+                }
+                j += 1;
+            }
+            if let Some(end) = last_digit_end {
+                let after_ok = chars
+                    .get(end)
+                    .is_none_or(|a| !(a.is_alphanumeric() || "_-@".contains(*a)));
+                let plus = c == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+                let phone = if plus {
+                    (7..=15).contains(&digits)
+                } else {
+                    (9..=15).contains(&digits) && seps > 0
+                };
+                if phone && after_ok {
+                    out.push_str("[phone]");
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+fn redact_emails(s: &str) -> String {
     if !s.contains('@') {
         return s.to_owned();
     }
@@ -209,6 +272,27 @@ mod tests {
         assert_eq!(redact("a@b and x@y.org"), "a@b and [email]");
         assert_eq!(redact("sku TEA-1 @ 3"), "sku TEA-1 @ 3");
         assert_eq!(redact("no at sign"), "no at sign");
+    }
+
+    #[test]
+    fn phone_numbers_are_redacted_and_ids_amounts_and_dates_are_kept() {
+        assert_eq!(redact("call +49 30 1234567 now"), "call [phone] now");
+        assert_eq!(redact("sms to +8613800138000."), "sms to [phone].");
+        assert_eq!(
+            redact("(030) 123-4567 or 030 1234 5678"),
+            "[phone] or [phone]"
+        );
+        assert_eq!(redact("phone=+1-202-555-0143"), "phone=[phone]");
+        for kept in [
+            "order ORD-20261128-000123",
+            "id 0190a3b2-0000-7000-8000-000000000001",
+            "2026-11-28 10:00:00",
+            "total 1250 EUR, +15 points",
+            "0.5 kg",
+            "tracking 00340434161094042557",
+        ] {
+            assert_eq!(redact(kept), kept);
+        }
     }
 
     #[derive(Clone, Default)]

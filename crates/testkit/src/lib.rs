@@ -12,6 +12,7 @@
 mod db;
 mod events;
 mod nats_server;
+pub mod privacy;
 pub mod tls;
 
 use std::future::Future;

@@ -24,6 +24,7 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
 /// Builds the service with `config` (tests and embedders pass their own).
 pub async fn build_with(host: &mut Host, config: Config) -> Result<(), BoxError> {
     let bus = Bus::attach(host);
+    messaging::privacy::subscribe(&bus, host, crate::privacy::RawEvents).await?;
     let record = Record {
         clock: host.clock().clone(),
     };

@@ -24,6 +24,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod privacy;
 pub mod refresher;
 pub mod report;
 pub mod store;

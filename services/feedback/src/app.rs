@@ -25,6 +25,7 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
 /// Builds the service with `config` (tests pass their own).
 pub async fn build_with(host: &mut Host, config: Config) -> Result<(), BoxError> {
     let bus = Bus::attach(host);
+    messaging::privacy::subscribe(&bus, host, crate::privacy::PERSONAL_DATA).await?;
     let clock = host.clock().clone();
     let outbox = bus.outbox().clone();
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod outgoing;
+pub mod privacy;
 pub mod store;
 pub mod timers;
 

@@ -12,6 +12,7 @@ use crate::grpc::FulfillmentApi;
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let config = FulfillmentConfig::from_env(&host.settings().env())?;
     let bus = Bus::attach(host);
+    messaging::privacy::subscribe(&bus, host, crate::privacy::PERSONAL_DATA).await?;
     let ctx = Ctx {
         outbox: bus.outbox().clone(),
         clock: host.clock().clone(),

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod privacy;
 pub mod store;
 
 use runtime::{BoxError, BoxFuture, Host, ServiceDef};

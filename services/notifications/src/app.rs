@@ -38,6 +38,7 @@ pub async fn build_with(host: &mut Host, config: NotificationsConfig) -> Result<
     let config = Arc::new(config);
     // Notifications publishes no events, but the relay is every service's plumbing.
     let bus = Bus::attach(host);
+    messaging::privacy::subscribe(&bus, host, crate::privacy::PERSONAL_DATA).await?;
     let senders = senders(&config, host.clock())?;
     let notifier = Notifier::new(
         Templates::new(&config.default_locale)?,

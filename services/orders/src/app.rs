@@ -7,6 +7,7 @@ use contracts::orders::invoice_service_server::InvoiceServiceServer;
 use contracts::orders::order_service_server::OrderServiceServer;
 use contracts::orders::order_update_service_server::OrderUpdateServiceServer;
 use contracts::orders::pricing_service_server::PricingServiceServer;
+use contracts::orders::privacy_service_server::PrivacyServiceServer;
 use contracts::orders::return_service_server::ReturnServiceServer;
 use contracts::orders::review_service_server::ReviewServiceServer;
 use messaging::Bus;
@@ -14,12 +15,16 @@ use runtime::{BoxError, Host};
 
 use crate::config::OrdersConfig;
 use crate::events;
-use crate::grpc::{InvoicesApi, OrderUpdateApi, OrdersApi, PricingApi, ReturnsApi, ReviewApi};
+use crate::grpc::{
+    InvoicesApi, OrderUpdateApi, OrdersApi, PricingApi, PrivacyApi, ReturnsApi, ReviewApi,
+};
 use crate::metrics::OrderMetrics;
+use crate::privacy::{self, Retention};
 use crate::workflow::Workflow;
 
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let config = OrdersConfig::from_env(&host.settings().env())?;
+    let retention = Retention::from_env(&host.settings().env())?;
     let bus = Bus::attach(host);
     let metrics = OrderMetrics::register(host.registry());
     let (pool, clock) = (host.pool().clone(), host.clock().clone());
@@ -36,6 +41,11 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     };
     events::subscribe(&bus, host, &wf).await?;
     events::timers::start(&bus, host, &wf);
+    privacy::start_retention(host, bus.outbox().clone(), retention);
+    host.add_service(PrivacyServiceServer::new(PrivacyApi::new(
+        host.pool().clone(),
+        wf.clone(),
+    )));
     host.add_service(ReturnServiceServer::new(ReturnsApi::new(
         host.pool().clone(),
         wf.clone(),

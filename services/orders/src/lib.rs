@@ -6,7 +6,8 @@
 //! committed. [`app`] wires it all into a `runtime::Host`. [`pricing`] prices a new order
 //! (shipping, discount codes, tax) with the arithmetic of [`domain::pricing`]. [`invoices`]
 //! issues an invoice when an order settles and a credit note for each refund after that,
-//! rendered as PDF by the small writer in [`pdf`].
+//! rendered as PDF by the small writer in [`pdf`]. [`privacy`] erases customers' personal data
+//! on request or after the retention period and tells every service.
 
 pub mod app;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod invoices;
 pub mod metrics;
 pub mod pdf;
 pub mod pricing;
+pub mod privacy;
 pub mod returns;
 pub mod store;
 pub mod updates;

@@ -35,6 +35,7 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
 pub async fn build_with(host: &mut Host, config: PaymentsConfig) -> Result<(), BoxError> {
     let config = Arc::new(config);
     let bus = Bus::attach(host);
+    messaging::privacy::subscribe(&bus, host, crate::privacy::RiskKeys).await?;
     let metrics = PaymentMetrics::register(host.registry());
     // The simulated provider keeps its book on a connection of its own: what a provider did
     // stays done when the payments transaction that asked rolls back.

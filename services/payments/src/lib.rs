@@ -37,6 +37,7 @@ pub mod events;
 pub mod grpc;
 pub mod metrics;
 pub mod movements;
+pub mod privacy;
 pub mod provider;
 pub mod store;
 pub mod timers;

@@ -38,6 +38,7 @@ impl Shipping {
 pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     let config = ShippingConfig::from(&host.settings().env())?;
     let bus = Bus::attach(host);
+    messaging::privacy::subscribe(&bus, host, crate::privacy::PERSONAL_DATA).await?;
     let shipping = Shipping {
         pool: host.pool().clone(),
         outbox: bus.outbox().clone(),

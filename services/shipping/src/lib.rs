@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod ingest;
+pub mod privacy;
 pub mod store;
 pub mod watch;
 pub mod webhooks;

@@ -8,6 +8,7 @@ mod analytics;
 mod bad_input;
 mod concurrency;
 mod cycle;
+mod erasure;
 mod paths;
 mod platform;
 mod thin_slice;

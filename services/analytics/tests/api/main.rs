@@ -12,5 +12,6 @@ mod cohorts;
 mod duplicates;
 mod export;
 mod kpis;
+mod privacy;
 mod report;
 mod validation;

@@ -8,5 +8,6 @@ mod helpers;
 mod auth;
 mod cases;
 mod events;
+mod privacy;
 mod reviews;
 mod surveys;

@@ -6,5 +6,6 @@
 mod helpers;
 
 mod pickup;
+mod privacy;
 mod returns;
 mod ship;

@@ -9,4 +9,5 @@ mod delivery;
 mod fakes;
 mod harness;
 mod preferences;
+mod privacy;
 mod staff;

@@ -5,6 +5,7 @@
 mod invoices;
 mod orders;
 mod pricing;
+mod privacy;
 mod returns;
 mod review;
 mod updates;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 pub use invoices::InvoicesApi;
 pub use orders::OrdersApi;
 pub use pricing::PricingApi;
+pub use privacy::PrivacyApi;
 pub use returns::ReturnsApi;
 pub use review::ReviewApi;
 pub use updates::OrderUpdateApi;

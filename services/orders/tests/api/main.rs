@@ -9,6 +9,7 @@ mod cancel;
 mod history;
 mod invoices;
 mod place_order;
+mod privacy;
 mod receipt;
 mod return_refunds;
 mod returns;

@@ -8,6 +8,7 @@ mod card;
 mod cash_on_delivery;
 mod helpers;
 mod installments;
+mod privacy;
 mod risk;
 mod validation;
 mod velocity;

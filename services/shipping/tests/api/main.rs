@@ -5,6 +5,7 @@
 mod helpers;
 
 mod create_shipment;
+mod privacy;
 mod queries;
 mod returns;
 mod simulator;

@@ -1,0 +1,59 @@
+//! Personal data in analytics, pseudonymised when orders erases a customer
+//! (`CustomerDataErased`, through `messaging::privacy`).
+//!
+//! The read models hold no names, contacts or addresses — customer ids, countries, regions and
+//! figures only — and neither does the Parquet archive, which is written from them; so neither
+//! needs rewriting (nor the archive's manifest checksums). What does hold them is `raw_events`:
+//! every event as it arrived, protobuf bodies of any type. The erased orders' `OrderPlaced`
+//! bodies give the values (the customer, the shipping and billing addresses); every raw event
+//! whose body contains one is then masked byte for byte with a pseudonym of the same length,
+//! so each body still decodes as its type and a rebuild from raw events still adds up.
+
+use contracts::orders::OrderPlaced;
+use messaging::privacy::{Eraser, Erasure, PersonalData, Scrub};
+use prost::Message as _;
+use sqlx::PgConnection;
+
+const RAW_EVENTS: PersonalData = PersonalData {
+    sources: &[],
+    tables: &[(
+        "raw_events",
+        "EXISTS (SELECT 1 FROM unnest($3::text[]) s
+             WHERE position(convert_to(s, 'UTF8') IN body) > 0)",
+    )],
+};
+
+pub struct RawEvents;
+
+impl Eraser for RawEvents {
+    async fn erase(&self, conn: &mut PgConnection, erasure: &Erasure) -> Result<u64, sqlx::Error> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM raw_events WHERE type_name = $2 AND aggregate_id = ANY($1)",
+        )
+        .bind(&erasure.order_ids)
+        .bind("ordercycle.orders.v1.OrderPlaced")
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut scrub = Scrub::new(erasure.id);
+        for body in bodies {
+            let Ok(placed) = OrderPlaced::decode(body.as_slice()) else {
+                continue;
+            };
+            if let Some(c) = &placed.customer {
+                scrub.add_contacts(&serde_json::json!({
+                    "name": c.name, "email": c.email, "phone": c.phone,
+                }));
+            }
+            for a in [&placed.shipping_address, &placed.billing_address]
+                .into_iter()
+                .flatten()
+            {
+                scrub.add_contacts(&serde_json::json!({
+                    "recipient": a.recipient, "line1": a.line1, "line2": a.line2,
+                    "phone": a.phone,
+                }));
+            }
+        }
+        RAW_EVENTS.rewrite(conn, erasure, &scrub).await
+    }
+}
