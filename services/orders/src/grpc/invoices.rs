@@ -163,23 +163,8 @@ impl InvoiceService for InvoicesApi {
         actor.require_any(&ANY_CALLER)?;
         let r = request.into_inner();
         let mut v = FieldViolations::new();
-        let customer_id = if actor.is_staff() {
-            Some(r.customer_id.trim().to_owned()).filter(|c| !c.is_empty())
-        } else {
-            v.check(
-                r.customer_id.is_empty() || r.customer_id == actor.id,
-                "customer_id",
-                "customers may list only their own invoices",
-            );
-            Some(actor.id.clone())
-        };
-        let order_id = if r.order_id.trim().is_empty() {
-            None
-        } else {
-            let parsed = Uuid::parse_str(r.order_id.trim()).ok();
-            v.check(parsed.is_some(), "order_id", "must be an order id (UUID)");
-            parsed
-        };
+        let customer_id = super::listed_customer(&actor, &r.customer_id, "invoices", &mut v);
+        let order_id = super::optional_order_id(&r.order_id, &mut v);
         let kind = match pb::InvoiceKind::try_from(r.kind) {
             Ok(pb::InvoiceKind::Unspecified) => None,
             Ok(pb::InvoiceKind::Invoice) => Some(Kind::Invoice),

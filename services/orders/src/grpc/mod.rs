@@ -46,6 +46,38 @@ fn parse_order_id(field: &str, raw: &str) -> Result<Uuid, Error> {
     })
 }
 
+/// Whose rows a List RPC returns: staff may ask for any customer's (or all, when `asked` is
+/// empty); a customer only their own — asking for another's is a field violation on
+/// `customer_id` naming `what`.
+fn listed_customer(
+    actor: &Actor,
+    asked: &str,
+    what: &str,
+    v: &mut FieldViolations,
+) -> Option<String> {
+    if actor.is_staff() {
+        Some(asked.trim().to_owned()).filter(|c| !c.is_empty())
+    } else {
+        v.check(
+            asked.is_empty() || asked == actor.id,
+            "customer_id",
+            format!("customers may list only their own {what}"),
+        );
+        Some(actor.id.clone())
+    }
+}
+
+/// An optional order id filter: empty is none, anything else must be a UUID.
+fn optional_order_id(raw: &str, v: &mut FieldViolations) -> Option<Uuid> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let parsed = Uuid::parse_str(raw).ok();
+    v.check(parsed.is_some(), "order_id", "must be an order id (UUID)");
+    parsed
+}
+
 /// `page_size` as the protos define it: 0 means `default`, above 500 is capped at 500.
 fn page_size(raw: i32, default: i64) -> Result<i64, Error> {
     match raw {

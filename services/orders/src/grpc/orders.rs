@@ -390,16 +390,7 @@ impl OrderService for OrdersApi {
         actor.require_any(&ANY_CALLER)?;
         let r = request.into_inner();
         let mut v = FieldViolations::new();
-        let customer_id = if actor.is_staff() {
-            Some(r.customer_id.trim().to_owned()).filter(|c| !c.is_empty())
-        } else {
-            v.check(
-                r.customer_id.is_empty() || r.customer_id == actor.id,
-                "customer_id",
-                "customers may list only their own orders",
-            );
-            Some(actor.id.clone())
-        };
+        let customer_id = super::listed_customer(&actor, &r.customer_id, "orders", &mut v);
         let statuses: Vec<String> = r
             .statuses
             .iter()
