@@ -23,6 +23,7 @@ pub mod pricing;
 pub mod privacy;
 pub mod returns;
 pub mod store;
+pub mod update_saga;
 pub mod updates;
 pub mod workflow;
 

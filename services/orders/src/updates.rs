@@ -7,13 +7,17 @@ use chrono::{DateTime, Utc};
 use runtime::grpc::FieldViolations;
 use sqlx::PgConnection;
 
-use crate::domain::updates::{self, EditedLine, Parts, StockChange};
+use crate::domain::pricing::{Adjustment, Breakdown, TaxMode};
+use crate::domain::updates::{self, EditedLine, Parts, Route, StockChange};
 use crate::domain::{
-    Address, Customer, Fulfillment, Money, NewLine, NewOrder, Order, PaymentChoice,
+    Address, Customer, Fulfillment, LinePrice, Money, NewLine, NewOrder, Order, OrderLine,
+    PaymentChoice,
 };
 use crate::error::Error;
 use crate::pricing::{self, Purpose};
 use crate::store;
+use crate::store::saga::Allocation;
+use serde::{Deserialize, Serialize};
 
 /// A validated update.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +56,8 @@ pub struct Plan {
     pub stock: Vec<StockChange>,
     pub customer: Option<Customer>,
     pub address: Option<Address>,
+    pub parts: Parts,
+    pub route: Route,
 }
 
 impl Plan {
@@ -65,6 +71,47 @@ impl Plan {
 
     pub fn to_refund(&self) -> Money {
         Money::new(self.before.total.currency, (-self.difference()).max(0))
+    }
+
+    /// What applying the update writes to the order, kept with an update carried out by the
+    /// saga so the order ends up exactly as previewed.
+    pub fn applied(&self) -> Applied {
+        Applied {
+            customer: self.customer.clone(),
+            address: self.address.clone(),
+            priced: self.lines.as_ref().map(|(edited, new, redemptions)| {
+                let b = &new.breakdown;
+                PricedLines {
+                    lines: edited
+                        .iter()
+                        .zip(&new.lines)
+                        .map(|(e, l)| StoredLine {
+                            line_id: e.line_id.clone(),
+                            sku: l.sku.as_str().to_owned(),
+                            name: l.name.clone(),
+                            quantity: i32::try_from(l.quantity.get()).unwrap_or(i32::MAX),
+                            unit_price_minor: l.unit_price.minor,
+                            category: l.category.clone(),
+                            weight_grams: i32::try_from(l.weight_grams).unwrap_or(i32::MAX),
+                            discount: l.priced.discount,
+                            tax: l.priced.tax,
+                            charged: l.priced.charged,
+                        })
+                        .collect(),
+                    total_minor: new.total.minor,
+                    subtotal: b.subtotal,
+                    shipping: b.shipping,
+                    discount: b.discount,
+                    tax: b.tax,
+                    included_tax: b.included_tax,
+                    tax_inclusive: b.tax_mode == TaxMode::Inclusive,
+                    service_level: b.service_level.clone(),
+                    total_weight_grams: b.total_weight_grams,
+                    adjustments: b.adjustments.clone(),
+                    redemptions: redemptions.clone(),
+                }
+            }),
+        }
     }
 
     /// One line for the timeline.
@@ -96,6 +143,145 @@ impl Plan {
         }
         format!("order updated: {}", parts.join("; "))
     }
+}
+
+/// What an update writes to the order (stored as JSON with the update while the saga runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub customer: Option<Customer>,
+    pub address: Option<Address>,
+    /// The lines and totals, when the lines or the destination change.
+    pub priced: Option<PricedLines>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedLines {
+    pub lines: Vec<StoredLine>,
+    pub total_minor: i64,
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub discount: i64,
+    pub tax: i64,
+    pub included_tax: i64,
+    pub tax_inclusive: bool,
+    pub service_level: String,
+    pub total_weight_grams: i64,
+    pub adjustments: Vec<Adjustment>,
+    /// (code, minor units): each of the order's codes' new amount.
+    pub redemptions: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredLine {
+    pub line_id: String,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+    pub category: String,
+    pub weight_grams: i32,
+    pub discount: i64,
+    pub tax: i64,
+    pub charged: i64,
+}
+
+impl Applied {
+    /// `order` as the update leaves it.
+    pub fn order_after(&self, order: &Order) -> Order {
+        let mut after = order.clone();
+        if let Some(c) = &self.customer {
+            after.customer = c.clone();
+        }
+        if let (Some(a), Fulfillment::Ship { .. }) = (&self.address, &order.fulfillment) {
+            after.fulfillment = Fulfillment::Ship { address: a.clone() };
+        }
+        if let Some(p) = &self.priced {
+            let currency = order.total.currency;
+            after.total = Money::new(currency, p.total_minor);
+            after.breakdown = Breakdown {
+                subtotal: p.subtotal,
+                shipping: p.shipping,
+                discount: p.discount,
+                tax: p.tax,
+                included_tax: p.included_tax,
+                tax_mode: if p.tax_inclusive {
+                    TaxMode::Inclusive
+                } else {
+                    TaxMode::Exclusive
+                },
+                service_level: p.service_level.clone(),
+                total_weight_grams: p.total_weight_grams,
+                adjustments: p.adjustments.clone(),
+            };
+            after.lines = p
+                .lines
+                .iter()
+                .map(|l| OrderLine {
+                    line_id: l.line_id.clone(),
+                    sku: l.sku.clone(),
+                    name: l.name.clone(),
+                    quantity: l.quantity,
+                    unit_price: Money::new(currency, l.unit_price_minor),
+                    shipped_quantity: 0,
+                    cancelled_quantity: 0,
+                    category: l.category.clone(),
+                    weight_grams: l.weight_grams,
+                    priced: LinePrice {
+                        discount: l.discount,
+                        tax: l.tax,
+                        charged: l.charged,
+                    },
+                })
+                .collect();
+        }
+        after
+    }
+}
+
+/// Which held units an update gives back: for each line it reduces (negative `changes`), its
+/// units in the last warehouse first — the rest stay held. Returns (released, still held).
+pub fn release_units(
+    held: &[Allocation],
+    changes: &[StockChange],
+) -> (Vec<Allocation>, Vec<Allocation>) {
+    let mut kept = held.to_vec();
+    let mut released = Vec::new();
+    for change in changes.iter().filter(|c| c.quantity < 0) {
+        let mut need = -change.quantity;
+        let mut of_line: Vec<usize> = (0..kept.len())
+            .filter(|&i| kept[i].line_id == change.line_id && kept[i].quantity > 0)
+            .collect();
+        of_line.sort_by(|&a, &b| kept[b].warehouse_id.cmp(&kept[a].warehouse_id));
+        for i in of_line {
+            if need == 0 {
+                break;
+            }
+            let take = need.min(kept[i].quantity);
+            need -= take;
+            kept[i].quantity -= take;
+            released.push(Allocation {
+                quantity: take,
+                ..kept[i].clone()
+            });
+        }
+    }
+    kept.retain(|a| a.quantity > 0);
+    (released, kept)
+}
+
+/// `held` with `added` merged in (same line and warehouse add up).
+pub fn merge_units(held: &[Allocation], added: &[Allocation]) -> Vec<Allocation> {
+    let mut all = held.to_vec();
+    for a in added {
+        match all
+            .iter_mut()
+            .find(|h| h.line_id == a.line_id && h.warehouse_id == a.warehouse_id)
+        {
+            Some(h) => h.quantity += a.quantity,
+            None => all.push(a.clone()),
+        }
+    }
+    all
 }
 
 /// Works out `update` on `order` (read inside `conn`'s transaction when applying), refusing
@@ -147,7 +333,9 @@ pub async fn plan(
         return Err(Error::InvalidArgument(v));
     }
     let parts = update.parts();
-    updates::allowed(order.status, shipped_any, parts, false).map_err(Error::FailedPrecondition)?;
+    // Refused early when the state allows none of it, whatever the total comes to.
+    updates::allowed(order.status, shipped_any, order.payment_method, parts, 0)
+        .map_err(Error::FailedPrecondition)?;
 
     let mut stock = Vec::new();
     let mut lines = None;
@@ -237,8 +425,14 @@ pub async fn plan(
             .collect();
         lines = Some((edited, new, redemptions));
     }
-    updates::allowed(order.status, shipped_any, parts, after.total != order.total)
-        .map_err(Error::FailedPrecondition)?;
+    let route = updates::allowed(
+        order.status,
+        shipped_any,
+        order.payment_method,
+        parts,
+        after.total.minor - order.total.minor,
+    )
+    .map_err(Error::FailedPrecondition)?;
     Ok(Plan {
         before: order.clone(),
         after,
@@ -246,6 +440,8 @@ pub async fn plan(
         stock,
         customer,
         address,
+        parts,
+        route,
     })
 }
 
@@ -301,5 +497,48 @@ async fn fill_from_catalog(conn: &mut PgConnection, lines: &mut [NewLine]) -> Re
         Ok(())
     } else {
         Err(Error::InvalidArgument(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(line: &str, warehouse: &str, quantity: i32) -> Allocation {
+        Allocation {
+            line_id: line.into(),
+            sku: format!("sku-{line}"),
+            warehouse_id: warehouse.into(),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn a_reduction_gives_back_the_last_warehouses_units_first_and_keeps_the_rest() {
+        let before = [
+            held("L1", "berlin", 2),
+            held("L1", "paris", 3),
+            held("L2", "berlin", 1),
+        ];
+        let change = |line: &str, quantity| StockChange {
+            line_id: line.into(),
+            sku: format!("sku-{line}"),
+            quantity,
+        };
+        let (released, kept) = release_units(
+            &before,
+            &[change("L1", -4), change("L2", -1), change("L3", 2)],
+        );
+        assert_eq!(
+            released,
+            [
+                held("L1", "paris", 3),
+                held("L1", "berlin", 1),
+                held("L2", "berlin", 1)
+            ]
+        );
+        assert_eq!(kept, [held("L1", "berlin", 1)]);
+        let merged = merge_units(&kept, &[held("L1", "berlin", 2), held("L3", "paris", 2)]);
+        assert_eq!(merged, [held("L1", "berlin", 3), held("L3", "paris", 2)]);
     }
 }

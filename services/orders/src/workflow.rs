@@ -442,6 +442,8 @@ impl Step<'_> {
                         .collect(),
                     reason: self.cancel_reason().into(),
                     requested_at: ts,
+                    allocations: Vec::new(),
+                    update_id: String::new(),
                 };
                 self.emit(tx, &event, "stock release requested".into())
                     .await

@@ -1,20 +1,24 @@
 //! Changes to an order before its fulfilment starts: which changes the order's state allows,
-//! and what a change of lines makes of them. Pure: no I/O, no protobuf.
+//! how each is carried out, and what a change of lines makes of them. Pure: no I/O, no protobuf.
 //!
-//! What may change when (the order's saga decides what others already hold):
+//! What may change when:
 //!
 //! | status | contact | shipping address | lines |
 //! |---|---|---|---|
-//! | PENDING, ON_HOLD | yes | yes | yes: nothing is reserved or paid yet |
-//! | AWAITING_STOCK, AWAITING_PAYMENT | yes | if the total stays the same | no |
-//! | CONFIRMED, IN_FULFILLMENT | yes | no: fulfilment holds a copy | no |
+//! | PENDING, ON_HOLD | at once | at once | at once: nothing is reserved or paid yet |
+//! | AWAITING_STOCK, AWAITING_PAYMENT | at once | at once if the total stays the same | no: wait for confirmation |
+//! | CONFIRMED, IN_FULFILLMENT, nothing shipped | at once | with the other services | with the other services |
 //! | anything later, or final | no | no | no |
 //!
-//! Lines change only while no other service holds them: once stock is requested, inventory,
-//! payments and (from confirmation) fulfilment hold the order's lines and amount, and none of
-//! them has yet a request to change its copy.
+//! "With the other services" is the update saga ([`Step`]): inventory reserves added units,
+//! payments covers a higher total, fulfillment takes the new lines and address if picking has
+//! not started (the point of no return); then orders applies the update and gives back what it
+//! no longer needs (released units, the voided or refunded difference). While stock or payment
+//! are being requested (AWAITING_*) the order's lines are in flight between services, so they
+//! wait for the answer. Once a payment is received it cannot grow: bank transfers may only go
+//! down (refunded), installment plans not change at all.
 
-use super::order::{NewLine, OrderLine, OrderStatus, Quantity, Sku};
+use super::order::{NewLine, OrderLine, OrderStatus, PaymentMethod, Quantity, Sku};
 
 /// Which parts an update changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,14 +28,25 @@ pub struct Parts {
     pub lines: bool,
 }
 
-/// Whether the order's state allows `parts`; `Err` says why not (a FAILED_PRECONDITION).
-/// `total_changes` is whether the update changes the order's total.
+/// How an allowed update is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Orders alone, in the request's transaction.
+    AtOnce,
+    /// With inventory, payments and fulfillment first ([`Step`]).
+    Saga,
+}
+
+/// Whether the order's state allows `parts`, and how; `Err` says why not (a
+/// FAILED_PRECONDITION). `total_change` is what the update adds to (or, negative, takes from)
+/// the order's total.
 pub fn allowed(
     status: OrderStatus,
     shipped_any: bool,
+    method: PaymentMethod,
     parts: Parts,
-    total_changes: bool,
-) -> Result<(), String> {
+    total_change: i64,
+) -> Result<Route, String> {
     use OrderStatus as S;
     let name = status.as_str().to_lowercase().replace('_', " ");
     if matches!(status, S::Completed | S::Cancelled | S::Rejected) {
@@ -52,28 +67,83 @@ pub fn allowed(
             "the order is {name}: its fulfilment has started, so it can no longer be changed"
         ));
     }
-    let before_stock = matches!(status, S::Pending | S::OnHold);
-    if parts.lines && !before_stock {
+    if matches!(status, S::Pending | S::OnHold) {
+        return Ok(Route::AtOnce);
+    }
+    let confirmed = matches!(status, S::Confirmed | S::InFulfillment);
+    if parts.lines && !confirmed {
         return Err(format!(
-            "the order is {name}: its lines can change only before stock is reserved for it \
-             (inventory, payments and fulfilment hold them from then on)"
+            "the order is {name}: its stock and payment are being requested right now; its \
+             lines can change again once it is confirmed"
         ));
     }
-    if parts.address {
-        if matches!(status, S::Confirmed | S::InFulfillment) {
-            return Err(format!(
-                "the order is {name}: fulfilment already holds its shipping address and has no \
-                 request to change it"
-            ));
-        }
-        if total_changes && !before_stock {
-            return Err(format!(
-                "the order is {name}: the new address changes the total, and stock and payment \
-                 were already requested for the old one"
-            ));
+    if parts.address && !confirmed && total_change != 0 {
+        return Err(format!(
+            "the order is {name}: the new address changes the total, and stock and payment \
+             are being requested for the old one; try again once it is confirmed"
+        ));
+    }
+    if !confirmed || !(parts.lines || parts.address) {
+        return Ok(Route::AtOnce);
+    }
+    match method {
+        PaymentMethod::Installments if total_change != 0 => Err(
+            "the order is paid in installments: its plan was accepted for this total, which \
+             cannot change"
+                .to_owned(),
+        ),
+        PaymentMethod::BankTransfer if total_change > 0 => Err(
+            "the order was paid by bank transfer: the amount received cannot grow (lower \
+             quantities are refunded; for more, place a new order)"
+                .to_owned(),
+        ),
+        _ => Ok(Route::Saga),
+    }
+}
+
+/// A step of the update saga, in the order they run; fulfillment is the point of no return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Inventory reserves the added units.
+    Stock,
+    /// Payments covers the higher total.
+    Payment,
+    /// Fulfillment takes the new lines and address.
+    Fulfillment,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stock => "STOCK",
+            Self::Payment => "PAYMENT",
+            Self::Fulfillment => "FULFILLMENT",
         }
     }
-    Ok(())
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Stock, Self::Payment, Self::Fulfillment]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+
+    /// The step after `done` (`None`: the first) for an update that does or does not add
+    /// units and raise the total; `None` once fulfillment is done.
+    pub fn next(done: Option<Step>, adds_units: bool, raises_total: bool) -> Option<Step> {
+        let order = [
+            (Self::Stock, adds_units),
+            (Self::Payment, raises_total),
+            (Self::Fulfillment, true),
+        ];
+        let from = match done {
+            None => 0,
+            Some(d) => order.iter().position(|(s, _)| *s == d)? + 1,
+        };
+        order[from..]
+            .iter()
+            .find(|(_, needed)| *needed)
+            .map(|(s, _)| *s)
+    }
 }
 
 /// A line as the update leaves it: its id (kept, or the next free one for an added line) and
@@ -267,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_change_only_before_stock_and_nothing_changes_once_fulfilment_started() {
+    fn lines_change_at_once_before_stock_with_the_saga_after_confirmation_and_never_in_between() {
         let lines = Parts {
             lines: true,
             ..Parts::default()
@@ -280,14 +350,82 @@ mod tests {
             contact: true,
             ..Parts::default()
         };
-        assert!(allowed(OrderStatus::OnHold, false, lines, true).is_ok());
-        assert!(allowed(OrderStatus::AwaitingPayment, false, lines, true).is_err());
-        assert!(allowed(OrderStatus::AwaitingPayment, false, address, false).is_ok());
-        assert!(allowed(OrderStatus::AwaitingPayment, false, address, true).is_err());
-        assert!(allowed(OrderStatus::Confirmed, false, address, false).is_err());
-        assert!(allowed(OrderStatus::InFulfillment, false, contact, false).is_ok());
-        assert!(allowed(OrderStatus::InFulfillment, true, contact, false).is_err());
-        assert!(allowed(OrderStatus::Shipped, false, contact, false).is_err());
-        assert!(allowed(OrderStatus::Cancelled, false, contact, false).is_err());
+        let card = PaymentMethod::Card;
+        let ok = |r: Result<Route, String>| r.unwrap();
+        assert_eq!(
+            ok(allowed(OrderStatus::OnHold, false, card, lines, 5)),
+            Route::AtOnce
+        );
+        assert!(allowed(OrderStatus::AwaitingPayment, false, card, lines, 5).is_err());
+        assert_eq!(
+            ok(allowed(
+                OrderStatus::AwaitingPayment,
+                false,
+                card,
+                address,
+                0
+            )),
+            Route::AtOnce
+        );
+        assert!(allowed(OrderStatus::AwaitingPayment, false, card, address, 3).is_err());
+        assert_eq!(
+            ok(allowed(OrderStatus::Confirmed, false, card, address, 3)),
+            Route::Saga
+        );
+        assert_eq!(
+            ok(allowed(OrderStatus::InFulfillment, false, card, lines, -3)),
+            Route::Saga
+        );
+        assert_eq!(
+            ok(allowed(OrderStatus::InFulfillment, false, card, contact, 0)),
+            Route::AtOnce
+        );
+        assert!(allowed(OrderStatus::InFulfillment, true, card, contact, 0).is_err());
+        assert!(allowed(OrderStatus::Shipped, false, card, contact, 0).is_err());
+        assert!(allowed(OrderStatus::Cancelled, false, card, contact, 0).is_err());
+    }
+
+    #[test]
+    fn a_received_payment_may_only_shrink_and_a_plan_not_change() {
+        let lines = Parts {
+            lines: true,
+            ..Parts::default()
+        };
+        let s = OrderStatus::Confirmed;
+        assert!(allowed(s, false, PaymentMethod::BankTransfer, lines, 100).is_err());
+        assert_eq!(
+            allowed(s, false, PaymentMethod::BankTransfer, lines, -100),
+            Ok(Route::Saga)
+        );
+        assert!(allowed(s, false, PaymentMethod::Installments, lines, -100).is_err());
+        assert_eq!(
+            allowed(s, false, PaymentMethod::Installments, lines, 0),
+            Ok(Route::Saga)
+        );
+        assert_eq!(
+            allowed(s, false, PaymentMethod::CashOnDelivery, lines, 100),
+            Ok(Route::Saga)
+        );
+    }
+
+    #[test]
+    fn the_saga_skips_the_steps_an_update_does_not_need_and_ends_with_fulfillment() {
+        use Step::*;
+        let walk = |adds, raises| {
+            let mut steps = Vec::new();
+            let mut done = None;
+            while let Some(s) = Step::next(done, adds, raises) {
+                steps.push(s);
+                done = Some(s);
+            }
+            steps
+        };
+        assert_eq!(walk(true, true), [Stock, Payment, Fulfillment]);
+        assert_eq!(walk(true, false), [Stock, Fulfillment]);
+        assert_eq!(walk(false, true), [Payment, Fulfillment]);
+        assert_eq!(walk(false, false), [Fulfillment]);
+        for s in [Stock, Payment, Fulfillment] {
+            assert_eq!(Step::parse(s.as_str()), Some(s));
+        }
     }
 }

@@ -303,6 +303,8 @@ impl Handler<FulfillmentShortPicked> for OnFulfillment {
             lines: released.clone(),
             reason: contracts::orders::CancelReason::FulfillmentFailed.into(),
             requested_at: ts,
+            allocations: Vec::new(),
+            update_id: String::new(),
         };
         let release_id = self.0.outbox.append(tx, &release).await?;
         let void = contracts::orders::PaymentVoidRequested {

@@ -10,6 +10,7 @@ mod payments;
 mod returns;
 mod shipping;
 pub mod timers;
+mod updates;
 
 use messaging::{Bus, HandlerError};
 use runtime::Host;
@@ -36,5 +37,6 @@ pub async fn subscribe(
     shipping::subscribe(bus, host, wf).await?;
     feedback::subscribe(bus, host, wf).await?;
     returns::subscribe(bus, host, wf).await?;
+    updates::subscribe(bus, host, wf).await?;
     Ok(())
 }

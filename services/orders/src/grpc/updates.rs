@@ -1,6 +1,7 @@
-//! `OrderUpdateService`: PreviewOrderUpdate and UpdateOrder (customers on their own orders,
-//! operators on any). The rules are [`crate::updates`]'s; this module converts, checks the
-//! caller, the request_id and the version, and writes the update with its timeline entry.
+//! `OrderUpdateService`: PreviewOrderUpdate, UpdateOrder, GetOrderUpdate and ListOrderUpdates
+//! (customers on their own orders, operators on any). The rules are [`crate::updates`]'s; this
+//! module converts, checks the caller, the request_id and the version, and either applies the
+//! update with its timeline entry or starts [`crate::update_saga`].
 
 use runtime::Role;
 use runtime::grpc::FieldViolations;
@@ -15,10 +16,12 @@ use super::orders::OrdersApi;
 use super::who;
 use crate::convert::{self, money_pb};
 use crate::domain::Money;
-use crate::domain::updates::StockChange;
+use crate::domain::updates::{Route, Step, StockChange};
 use crate::error::Error;
 use crate::store::{self, timeline};
-use crate::updates::{self, Plan};
+use crate::update_saga;
+use crate::updates;
+use contracts::time::to_timestamp;
 
 const ANY_CALLER: [Role; 3] = [Role::Customer, Role::Operator, Role::Service];
 
@@ -162,11 +165,39 @@ impl OrderUpdateService for OrderUpdateApi {
             .is_some_and(|s| s.shipped_any);
         let now = self.orders.wf().clock.now();
         let plan = updates::plan(&mut tx, &order, shipped_any, &update, now).await?;
+        if let Some(running) = store::updates::in_progress(&mut tx, order.id)
+            .await
+            .map_err(Error::from)?
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "update {running} of this order is still being carried out; try again once it \
+                 is applied or refused (GetOrderUpdate)"
+            ))
+            .into());
+        }
         let summary = plan.summary();
         let who = who(&actor);
+        let applied = plan.applied();
+        let saga = plan.route == Route::Saga;
+        let (released, kept) = if saga {
+            let held = store::saga::read(&mut tx, order.id)
+                .await
+                .map_err(Error::from)?
+                .map(|s| s.allocations.0)
+                .unwrap_or_default();
+            updates::release_units(&held, &plan.stock)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let adds = plan.stock.iter().any(|c| c.quantity > 0);
+        let step = saga
+            .then(|| Step::next(None, adds, plan.difference() > 0))
+            .flatten();
+        let update_id = uuid::Uuid::now_v7();
         let inserted = store::updates::insert(
             &mut tx,
             &store::updates::NewUpdate {
+                id: update_id,
                 order_id: order.id,
                 request_id: &r.request_id,
                 request_hash: &hash,
@@ -179,6 +210,16 @@ impl OrderUpdateService for OrderUpdateApi {
                 total_before: plan.before.total.minor,
                 total_after: plan.after.total.minor,
                 stock_changes: &plan.stock,
+                parts: plan.parts,
+                state: if saga {
+                    update_saga::IN_PROGRESS
+                } else {
+                    update_saga::APPLIED
+                },
+                step: step.map(Step::as_str),
+                applied: &applied,
+                released_units: &released,
+                kept_units: &kept,
                 now,
             },
         )
@@ -196,14 +237,21 @@ impl OrderUpdateService for OrderUpdateApi {
             .ok_or_else(|| Error::FailedPrecondition("the update vanished".into()))?;
             return self.replay(&actor, done, &hash, &r.request_id).await;
         }
-        apply(&mut tx, &plan, now).await?;
         timeline::append(
             &mut tx,
             timeline::Entry {
                 order_id: order.id,
                 occurred_at: now,
-                kind: "orders.order.updated",
-                summary,
+                kind: if saga {
+                    "orders.update.requested"
+                } else {
+                    "orders.order.updated"
+                },
+                summary: if saga {
+                    format!("update requested: {summary}")
+                } else {
+                    summary
+                },
                 actor_id: &who.id,
                 actor_type: who.kind,
                 reason: Some(&reason),
@@ -214,8 +262,25 @@ impl OrderUpdateService for OrderUpdateApi {
         )
         .await
         .map_err(Error::from)?;
+        let wf = self.orders.wf();
+        if saga {
+            update_saga::start(&mut tx, wf, update_id)
+                .await
+                .map_err(Error::from)?;
+        } else {
+            let new_version = store::updates::write(&mut tx, order.id, &applied, now)
+                .await
+                .map_err(Error::from)?;
+            let row = store::updates::get(&mut tx, update_id)
+                .await
+                .map_err(Error::from)?
+                .ok_or_else(|| Error::FailedPrecondition("the update vanished".into()))?;
+            update_saga::published_updated(&mut tx, wf, &row, &plan.after, new_version, now)
+                .await
+                .map_err(Error::from)?;
+        }
         tx.commit().await.map_err(Error::from)?;
-        tracing::info!(order_id = %order.id, version = version + 1, "order updated");
+        tracing::info!(order_id = %order.id, %update_id, saga, "order update accepted");
         let view = self.orders.view_by_id(&actor, order.id).await?;
         Ok(Response::new(pb::UpdateOrderResponse {
             order: Some(view),
@@ -223,28 +288,89 @@ impl OrderUpdateService for OrderUpdateApi {
             amount_to_charge: Some(money_pb(plan.to_charge())),
             amount_to_refund: Some(money_pb(plan.to_refund())),
             stock_changes: stock_pb(&plan.stock),
+            update_id: update_id.to_string(),
+            state: if saga {
+                pb::OrderUpdateState::InProgress
+            } else {
+                pb::OrderUpdateState::Applied
+            }
+            .into(),
+        }))
+    }
+
+    async fn get_order_update(
+        &self,
+        request: Request<pb::GetOrderUpdateRequest>,
+    ) -> Result<Response<pb::GetOrderUpdateResponse>, Status> {
+        let actor = runtime::auth::actor(&request)?;
+        actor.require_any(&ANY_CALLER)?;
+        let r = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = uuid::Uuid::parse_str(r.update_id.trim()).ok();
+        v.check(id.is_some(), "update_id", "must be an update id (a UUID)");
+        v.into_result()?;
+        let id = id.unwrap_or_default();
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        let row = store::updates::get(&mut conn, id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(format!("order update {id}")))?;
+        drop(conn);
+        // The caller must be allowed to see the order (customers only their own).
+        self.orders.find(&actor, &row.order_id.to_string()).await?;
+        Ok(Response::new(pb::GetOrderUpdateResponse {
+            update: Some(record_pb(&row)?),
+        }))
+    }
+
+    async fn list_order_updates(
+        &self,
+        request: Request<pb::ListOrderUpdatesRequest>,
+    ) -> Result<Response<pb::ListOrderUpdatesResponse>, Status> {
+        let actor = runtime::auth::actor(&request)?;
+        actor.require_any(&ANY_CALLER)?;
+        let r = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = order_id(&mut v, &r.order_id);
+        v.into_result()?;
+        let order = self.orders.find(&actor, &id).await?;
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        let rows = store::updates::of_order(&mut conn, order.id)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::ListOrderUpdatesResponse {
+            updates: rows.iter().map(record_pb).collect::<Result<_, _>>()?,
         }))
     }
 }
 
-/// Writes the plan to the order.
-async fn apply(
-    tx: &mut sqlx::PgConnection,
-    plan: &Plan,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    store::updates::set_order(
-        tx,
-        plan.before.id,
-        plan.customer.as_ref(),
-        plan.address.as_ref(),
-        now,
-    )
-    .await?;
-    if let Some((edited, priced, redemptions)) = &plan.lines {
-        store::updates::set_lines(tx, plan.before.id, edited, priced, redemptions).await?;
+fn state_pb(state: &str) -> pb::OrderUpdateState {
+    match state {
+        update_saga::IN_PROGRESS => pb::OrderUpdateState::InProgress,
+        update_saga::APPLIED => pb::OrderUpdateState::Applied,
+        update_saga::REFUSED => pb::OrderUpdateState::Refused,
+        _ => pb::OrderUpdateState::Unspecified,
     }
-    Ok(())
+}
+
+fn record_pb(row: &store::updates::UpdateRow) -> Result<pb::OrderUpdateRecord, Error> {
+    let currency = crate::domain::Currency::parse(&row.currency)
+        .ok_or_else(|| Error::FailedPrecondition("the update's currency is unknown".into()))?;
+    Ok(pb::OrderUpdateRecord {
+        update_id: row.id.to_string(),
+        order_id: row.order_id.to_string(),
+        request_id: row.request_id.clone(),
+        state: state_pb(&row.state).into(),
+        summary: row.summary.clone(),
+        reason: row.reason.clone(),
+        requested_by: row.actor_id.clone(),
+        total_before: Some(money_pb(Money::new(currency, row.total_before_minor))),
+        total_after: Some(money_pb(Money::new(currency, row.total_after_minor))),
+        stock_changes: stock_pb(&row.stock_changes.0),
+        refused_reason: row.refused_reason.clone().unwrap_or_default(),
+        requested_at: Some(to_timestamp(row.created_at)),
+        finished_at: row.finished_at.map(to_timestamp),
+    })
 }
 
 impl OrderUpdateApi {
@@ -272,6 +398,8 @@ impl OrderUpdateApi {
             amount_to_charge: Some(money_pb(Money::new(currency, difference.max(0)))),
             amount_to_refund: Some(money_pb(Money::new(currency, (-difference).max(0)))),
             stock_changes: stock_pb(&done.stock_changes.0),
+            update_id: done.id.to_string(),
+            state: state_pb(&done.state).into(),
         }))
     }
 }

@@ -1,20 +1,26 @@
 //! OrderUpdateService: preview, then update — contact, shipping address and lines — with the
-//! version check, request_id idempotency, the state rules and the timeline (who and why).
+//! version check, request_id idempotency, the state rules and the timeline (who and why); after
+//! confirmation the update saga, with the test playing inventory, payments and fulfillment.
 
-use contracts::common::Address;
+use contracts::common::{Address, Allocation};
+use contracts::fulfillment::{FulfillmentAmendRefused, FulfillmentAmended};
+use contracts::inventory::{ReservationAmendRefused, ReservationAmended, ShortLine};
 use contracts::orders::order_update_service_client::OrderUpdateServiceClient;
 use contracts::orders::review_service_client::ReviewServiceClient;
 use contracts::orders::{
-    ApproveOrderRequest, GetOrderTimelineRequest, LineChange, NewOrderLine, OrderContact,
-    OrderStatus, OrderUpdate, PaymentRequested, PreviewOrderUpdateRequest,
-    PreviewOrderUpdateResponse, ReservationRequested, UpdateOrderRequest, UpdateOrderResponse,
+    ApproveOrderRequest, FulfillmentAmendRequested, GetOrderTimelineRequest, GetOrderUpdateRequest,
+    LineChange, ListOrderUpdatesRequest, NewOrderLine, OrderContact, OrderStatus, OrderUpdate,
+    OrderUpdateRecord, OrderUpdateState, OrderUpdated, PaymentAmendRequested, PaymentRequested,
+    PreviewOrderUpdateRequest, PreviewOrderUpdateResponse, ReservationAmendRequested,
+    ReservationReleaseRequested, ReservationRequested, UpdateOrderRequest, UpdateOrderResponse,
 };
+use contracts::payments::PaymentAmended;
 use prost::Message;
 use tonic::transport::Channel as GrpcChannel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
-use crate::helpers::{TestApp, eur, money, valid_request};
+use crate::helpers::{TestApp, WAREHOUSE, eur, fulfillment_id, money, valid_request};
 
 async fn client(app: &TestApp) -> OrderUpdateServiceClient<GrpcChannel> {
     OrderUpdateServiceClient::new(app.orders.channel().await)
@@ -205,10 +211,47 @@ async fn lines_of_a_held_order_change_after_a_preview_and_its_stock_and_payment_
     assert_eq!(payments[0].amount, Some(eur(2000)));
 }
 
+/// GetOrderUpdate.
+async fn record(app: &TestApp, update_id: &str) -> OrderUpdateRecord {
+    client(app)
+        .await
+        .get_order_update(GetOrderUpdateRequest {
+            update_id: update_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .update
+        .unwrap()
+}
+
+fn units(list: &[(&str, &str, i32)]) -> Vec<Allocation> {
+    list.iter()
+        .map(|(line, sku, quantity)| Allocation {
+            line_id: (*line).into(),
+            sku: (*sku).into(),
+            warehouse_id: WAREHOUSE.into(),
+            quantity: *quantity,
+            bins: Vec::new(),
+        })
+        .collect()
+}
+
+fn held(allocations: &[Allocation]) -> Vec<(String, i32)> {
+    let mut list: Vec<(String, i32)> = allocations
+        .iter()
+        .map(|a| (a.line_id.clone(), a.quantity))
+        .collect();
+    list.sort();
+    list
+}
+
 #[tokio::test]
-async fn a_confirmed_order_takes_a_new_contact_but_refuses_line_and_address_changes() {
+async fn a_confirmed_order_changes_its_lines_once_inventory_and_fulfillment_agreed() {
     let app = TestApp::start().await;
     let order = app.confirmed(valid_request("upd-confirmed")).await;
+    app.fulfillment_created(&order).await;
+    // A new contact needs nobody else: applied at once.
     let contact = OrderUpdate {
         contact: Some(OrderContact {
             name: "Mei Lin-Park".into(),
@@ -220,33 +263,289 @@ async fn a_confirmed_order_takes_a_new_contact_but_refuses_line_and_address_chan
     let done = update(&app, "upd-contact", &order.id, contact, None)
         .await
         .unwrap();
-    let customer = done.order.unwrap().customer.unwrap();
-    assert_eq!(customer.email, "mei.park@example.com");
-    assert_eq!(customer.id, "cust-1");
+    assert_eq!(done.state(), OrderUpdateState::Applied);
+    assert_eq!(
+        done.order.unwrap().customer.unwrap().email,
+        "mei.park@example.com"
+    );
 
-    let err = update(&app, "upd-lines", &order.id, line_edit(), None)
+    // L1 2 → 1, L2 cancelled, 3 × SPOON-003 added: 33.99 → 20.00.
+    let started = update(&app, "upd-lines", &order.id, line_edit(), None)
+        .await
+        .unwrap();
+    assert_eq!(started.state(), OrderUpdateState::InProgress);
+    assert_eq!(started.amount_to_refund, Some(eur(1399)));
+    assert_eq!(
+        started.order.unwrap().total,
+        Some(eur(3399)),
+        "not applied yet"
+    );
+    let amend: Vec<ReservationAmendRequested> =
+        outbox(&app, "orders.reservation.amend_requested").await;
+    assert_eq!(amend.len(), 1);
+    assert_eq!(amend[0].update_id, started.update_id);
+    let asked: Vec<(&str, &str, i32)> = amend[0]
+        .lines
+        .iter()
+        .map(|l| (l.line_id.as_str(), l.sku.as_str(), l.quantity))
+        .collect();
+    assert_eq!(asked, [("L3", "SPOON-003", 3)]);
+    // One update at a time.
+    let busy = update(&app, "upd-busy", &order.id, line_edit(), None)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_eq!(busy.code(), Code::FailedPrecondition, "{busy:?}");
     assert!(
-        err.message().contains("before stock is reserved"),
+        busy.message().contains("still being carried out"),
         "{}",
-        err.message()
+        busy.message()
     );
-    let address = OrderUpdate {
-        shipping_address: Some(Address {
-            recipient: "Mei Lin".into(),
-            line1: "Karl-Marx-Allee 2".into(),
-            city: "Berlin".into(),
-            country_code: "DE".into(),
-            ..Default::default()
-        }),
+
+    app.publish(
+        "inventory",
+        &ReservationAmended {
+            reservation_id: amend[0].reservation_id.clone(),
+            order_id: order.id.clone(),
+            update_id: started.update_id.clone(),
+            allocations: units(&[("L3", "SPOON-003", 3)]),
+            amended_at: None,
+        },
+    )
+    .await;
+    // The total goes down: no payment step before fulfillment.
+    assert_eq!(outbox_count::<PaymentAmendRequested>(&app).await, 0);
+    let asked: Vec<FulfillmentAmendRequested> =
+        outbox(&app, "orders.fulfillment.amend_requested").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        held(&asked[0].allocations),
+        [("L1".into(), 1), ("L3".into(), 3)]
+    );
+    let lines: Vec<(&str, i32)> = asked[0]
+        .lines
+        .iter()
+        .map(|l| (l.line_id.as_str(), l.quantity))
+        .collect();
+    assert_eq!(lines, [("L1", 1), ("L3", 3)]);
+    assert_eq!(
+        asked[0].customer.as_ref().unwrap().email,
+        "mei.park@example.com"
+    );
+    assert_eq!(
+        record(&app, &started.update_id).await.state(),
+        OrderUpdateState::InProgress
+    );
+
+    let amended = FulfillmentAmended {
+        order_id: order.id.clone(),
+        update_id: started.update_id.clone(),
+        fulfillment_ids: vec![fulfillment_id(&order)],
+        amended_at: None,
+    };
+    app.publish("fulfillment", &amended).await;
+    let after = app.order(&order.id).await;
+    assert_eq!(after.total, Some(eur(2000)));
+    let lines: Vec<(&str, i32)> = after
+        .lines
+        .iter()
+        .map(|l| (l.line_id.as_str(), l.quantity))
+        .collect();
+    assert_eq!(lines, [("L1", 1), ("L3", 3)]);
+    assert_eq!(after.version, 2, "contact, then lines");
+    let applied = record(&app, &started.update_id).await;
+    assert_eq!(applied.state(), OrderUpdateState::Applied);
+    assert!(applied.finished_at.is_some());
+    // What the order no longer needs goes back: exactly the units released, the difference
+    // no longer authorized.
+    let released: Vec<ReservationReleaseRequested> =
+        outbox(&app, "orders.reservation.release_requested").await;
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].update_id, started.update_id);
+    assert!(released[0].lines.is_empty());
+    assert_eq!(
+        held(&released[0].allocations),
+        [("L1".into(), 1), ("L2".into(), 1)]
+    );
+    let payment: Vec<PaymentAmendRequested> = outbox(&app, "orders.payment.amend_requested").await;
+    assert_eq!(payment.len(), 1);
+    assert_eq!(payment[0].amount, Some(eur(2000)));
+    assert_eq!(payment[0].previous_amount, Some(eur(3399)));
+    assert!(!payment[0].compensation);
+    let updated: Vec<OrderUpdated> = outbox(&app, "orders.order.updated").await;
+    assert_eq!(updated.len(), 2, "the contact change and the lines");
+    assert!(updated[1].lines_changed && !updated[1].address_changed);
+    assert_eq!(updated[1].total_before, Some(eur(3399)));
+    assert_eq!(updated[1].total, Some(eur(2000)));
+    assert_eq!(updated[1].version, 2);
+
+    // The same answer again (another event id) changes nothing.
+    app.publish("fulfillment", &amended).await;
+    assert_eq!(outbox_count::<ReservationReleaseRequested>(&app).await, 1);
+    assert_eq!(app.order(&order.id).await.version, 2);
+    let kinds = timeline_kinds(&app, &order.id).await;
+    for kind in ["orders.update.requested", "orders.update.applied"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let listed = client(&app)
+        .await
+        .list_order_updates(ListOrderUpdatesRequest {
+            order_id: order.order_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .updates;
+    let states: Vec<OrderUpdateState> = listed.iter().map(|u| u.state()).collect();
+    assert_eq!(
+        states,
+        [OrderUpdateState::Applied, OrderUpdateState::Applied]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_update_puts_back_what_the_earlier_steps_did_and_leaves_the_order_alone() {
+    let app = TestApp::start().await;
+    let order = app.confirmed(valid_request("upd-refused")).await;
+    app.fulfillment_created(&order).await;
+    let more = OrderUpdate {
+        line_changes: vec![LineChange {
+            line_id: "L1".into(),
+            quantity: 4,
+        }],
         ..Default::default()
     };
-    let err = preview(&app, &order.id, address).await.unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
-    assert!(err.message().contains("fulfilment"), "{}", err.message());
-    assert_eq!(app.order(&order.id).await.total, Some(eur(3399)));
+    // Not enough stock: refused by inventory, nothing to put back.
+    let short = update(&app, "upd-short", &order.id, more.clone(), None)
+        .await
+        .unwrap();
+    app.publish(
+        "inventory",
+        &ReservationAmendRefused {
+            reservation_id: app.reservation_id(&order.id).await,
+            order_id: order.id.clone(),
+            update_id: short.update_id.clone(),
+            short_lines: vec![ShortLine {
+                line_id: "L1".into(),
+                sku: "TEA-001".into(),
+                requested_quantity: 2,
+                available_quantity: 1,
+            }],
+            reason: "not enough stock".into(),
+            refused_at: None,
+        },
+    )
+    .await;
+    let refused = record(&app, &short.update_id).await;
+    assert_eq!(refused.state(), OrderUpdateState::Refused);
+    assert!(
+        refused.refused_reason.contains("inventory refused")
+            && refused.refused_reason.contains("2 wanted, 1 available"),
+        "{}",
+        refused.refused_reason
+    );
+    assert_eq!(outbox_count::<ReservationReleaseRequested>(&app).await, 0);
+
+    // Stock and payment agree, fulfillment has started picking: both are put back.
+    let late = update(&app, "upd-late", &order.id, more, None)
+        .await
+        .unwrap();
+    assert_eq!(late.amount_to_charge, Some(eur(2500)));
+    app.publish(
+        "inventory",
+        &ReservationAmended {
+            reservation_id: app.reservation_id(&order.id).await,
+            order_id: order.id.clone(),
+            update_id: late.update_id.clone(),
+            allocations: units(&[("L1", "TEA-001", 2)]),
+            amended_at: None,
+        },
+    )
+    .await;
+    let asked: Vec<PaymentAmendRequested> = outbox(&app, "orders.payment.amend_requested").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].amount, Some(eur(5899)));
+    assert_eq!(outbox_count::<FulfillmentAmendRequested>(&app).await, 0);
+    app.publish(
+        "payments",
+        &PaymentAmended {
+            payment_id: asked[0].payment_id.clone(),
+            order_id: order.id.clone(),
+            update_id: late.update_id.clone(),
+            amount: Some(eur(5899)),
+            previous_amount: Some(eur(3399)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(outbox_count::<FulfillmentAmendRequested>(&app).await, 1);
+    app.publish(
+        "fulfillment",
+        &FulfillmentAmendRefused {
+            order_id: order.id.clone(),
+            update_id: late.update_id.clone(),
+            reason: "picking has started".into(),
+            refused_at: None,
+        },
+    )
+    .await;
+    let refused = record(&app, &late.update_id).await;
+    assert_eq!(refused.state(), OrderUpdateState::Refused);
+    assert_eq!(
+        refused.refused_reason,
+        "fulfillment refused: picking has started"
+    );
+    let released: Vec<ReservationReleaseRequested> =
+        outbox(&app, "orders.reservation.release_requested").await;
+    assert_eq!(released.len(), 1);
+    assert_eq!(held(&released[0].allocations), [("L1".into(), 2)]);
+    let payment: Vec<PaymentAmendRequested> = outbox(&app, "orders.payment.amend_requested").await;
+    assert_eq!(payment.len(), 2);
+    assert!(payment[1].compensation);
+    assert_eq!(payment[1].amount, Some(eur(3399)));
+    let after = app.order(&order.id).await;
+    assert_eq!(after.total, Some(eur(3399)));
+    assert_eq!(after.version, 0);
+    assert_eq!(outbox_count::<OrderUpdated>(&app).await, 0);
+    // The compensation's answer changes nothing more.
+    app.publish(
+        "payments",
+        &PaymentAmended {
+            payment_id: asked[0].payment_id.clone(),
+            order_id: order.id.clone(),
+            update_id: late.update_id.clone(),
+            amount: Some(eur(3399)),
+            previous_amount: Some(eur(5899)),
+            compensation: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(outbox_count::<PaymentAmendRequested>(&app).await, 2);
+    assert_eq!(
+        record(&app, &late.update_id).await.state(),
+        OrderUpdateState::Refused
+    );
+}
+
+async fn outbox_count<E: contracts::Event>(app: &TestApp) -> i64 {
+    app.outbox_count(E::SUBJECT).await
+}
+
+async fn timeline_kinds(app: &TestApp, order_id: &str) -> Vec<String> {
+    app.client()
+        .await
+        .get_order_timeline(GetOrderTimelineRequest {
+            order_id: order_id.into(),
+            page_size: 200,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
 }
 
 #[tokio::test]
