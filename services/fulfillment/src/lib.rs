@@ -1,7 +1,8 @@
 //! The fulfillment service: steps 3 and 11 of the order cycle — pick, pack, label, weigh —
 //! and store pickup and returned parcels.
 //!
-//! Orders' fulfilment request becomes one fulfilment per allocated warehouse ([`events`]).
+//! Orders' fulfilment request becomes one fulfilment per allocated warehouse ([`events`]); an
+//! order update after confirmation replaces them until picking is scheduled.
 //! Warehouse staff work through [`grpc`]: waves and pick lists sorted along the pick path
 //! ([`domain::pick`]), picking (short picks raise an exception event), packing (weighed
 //! against the catalog, [`domain::weight`]; shipping assigns carrier, tracking number and

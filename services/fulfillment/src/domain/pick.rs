@@ -89,6 +89,27 @@ pub fn pick_list(lines: &[ToPick]) -> Vec<Stop> {
         .collect()
 }
 
+/// The bins of a line whose quantity an order update changed without inventory naming bins:
+/// its units stay in the bins they were allocated from, earliest on the pick path first, up to
+/// the new quantity. Units beyond those have no bin yet (the pick list puts them last).
+pub fn keep_bins(previous: &[BinShare], quantity: i32) -> Vec<BinShare> {
+    let mut along_path = previous.to_vec();
+    along_path.sort_by_key(|b| b.pick_sequence);
+    let mut left = quantity;
+    let mut kept = Vec::new();
+    for share in along_path {
+        if left <= 0 {
+            break;
+        }
+        let quantity = share.quantity.min(left);
+        if quantity > 0 {
+            left -= quantity;
+            kept.push(BinShare { quantity, ..share });
+        }
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -130,6 +151,18 @@ mod tests {
             "a shared stop names no single fulfilment"
         );
         assert_eq!(list[0].fulfillment_id, "f2");
+    }
+
+    #[test]
+    fn an_update_keeps_the_units_in_their_bins_along_the_path() {
+        let before = line("f", "TEA", 5, &[("B-2", 3, 20), ("A-1", 2, 10)]).bins;
+        let fewer: Vec<_> = keep_bins(&before, 3)
+            .iter()
+            .map(|b| (b.bin.clone(), b.quantity))
+            .collect();
+        assert_eq!(fewer, [("A-1".to_owned(), 2), ("B-2".to_owned(), 1)]);
+        let more: i32 = keep_bins(&before, 8).iter().map(|b| b.quantity).sum();
+        assert_eq!(more, 5, "added units have no bin yet");
     }
 
     proptest! {

@@ -53,6 +53,9 @@ pub struct FulfillmentRow {
     pub picked_up_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// The order update that left this fulfilment without units (it is cancelled then); empty
+    /// otherwise.
+    pub cancelled_by_update: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,7 +73,8 @@ pub struct LineRow {
 const COLUMNS: &str = "id, order_id, order_number, warehouse_id, reship_case_id, reservation_id,
     exchange_return_id, mode, status,
     customer, ship_to, collect_cod, currency, pickup_code, shelf_location, wave_id, created_at,
-    updated_at, picked_at, ready_for_pickup_at, picked_up_at, cancelled_at, cancel_reason";
+    updated_at, picked_at, ready_for_pickup_at, picked_up_at, cancelled_at, cancel_reason,
+    cancelled_by_update";
 
 pub struct NewFulfillment<'a> {
     pub id: Uuid,
@@ -108,7 +112,8 @@ pub async fn insert(
              status, customer, ship_to, collect_cod, currency, created_at, updated_at,
              reservation_id, exchange_return_id)
          VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8, $9, $10, $11, $11, $12, $13)
-         ON CONFLICT (order_id, warehouse_id, reship_case_id, exchange_return_id) DO NOTHING",
+         ON CONFLICT (order_id, warehouse_id, reship_case_id, exchange_return_id,
+             cancelled_by_update) DO NOTHING",
     )
     .bind(f.id)
     .bind(f.order_id)
@@ -128,13 +133,22 @@ pub async fn insert(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
+    insert_lines(conn, f.id, lines).await?;
+    Ok(true)
+}
+
+async fn insert_lines(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lines: &[NewLine],
+) -> Result<(), sqlx::Error> {
     for (i, line) in lines.iter().enumerate() {
         sqlx::query(
             "INSERT INTO fulfillment_lines (fulfillment_id, line_id, position, sku, name, quantity,
                  unit_price_minor, bins)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(f.id)
+        .bind(id)
         .bind(&line.line_id)
         .bind(i as i32)
         .bind(&line.sku)
@@ -145,7 +159,67 @@ pub async fn insert(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Replaces a fulfilment's lines (an order update, before anything was picked or packed).
+pub async fn replace_lines(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lines: &[NewLine],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM fulfillment_lines WHERE fulfillment_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    insert_lines(conn, id, lines).await?;
+    sqlx::query("UPDATE fulfillments SET updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Who the fulfilment is for and where it ships, after an order update; an unset customer or
+/// address keeps the one stored.
+pub async fn set_recipient(
+    conn: &mut PgConnection,
+    id: Uuid,
+    customer: Option<&Party>,
+    ship_to: Option<&ShipTo>,
+    collect_cod: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE fulfillments SET customer = coalesce($2, customer), ship_to = coalesce($3, ship_to),
+             collect_cod = $4, updated_at = $5
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(customer.map(Json))
+    .bind(ship_to.map(Json))
+    .bind(collect_cod)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a fulfilment as given up by an order update, so that a later update naming its
+/// warehouse again opens a new one there.
+pub async fn set_cancelled_by_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    update_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE fulfillments SET cancelled_by_update = $2 WHERE id = $1")
+        .bind(id)
+        .bind(update_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<FulfillmentRow>, sqlx::Error> {

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod amendments;
 mod pickup;
 mod privacy;
 mod returns;
