@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use contracts::inventory::inventory_service_server::InventoryServiceServer;
 use contracts::orders::{
-    ReservationCommitRequested, ReservationConfirmRequested, ReservationReleaseRequested,
-    ReservationRequested, RestockRequested,
+    ReservationAmendRequested, ReservationCommitRequested, ReservationConfirmRequested,
+    ReservationReleaseRequested, ReservationRequested, RestockRequested,
 };
 use messaging::{Bus, Outbox};
 use runtime::{BoxError, Clock, Host};
 
 use crate::config::InventoryConfig;
-use crate::events::{Commit, Confirm, Expire, RESERVATION_EXPIRY, Release, Reserve, Restock};
+use crate::events::{
+    Amend, Commit, Confirm, Expire, RESERVATION_EXPIRY, Release, Reserve, Restock,
+};
 use crate::grpc::InventoryApi;
 use crate::metrics::InventoryMetrics;
 use crate::watch::Hub;
@@ -44,6 +46,8 @@ pub async fn build(host: &mut Host) -> Result<(), BoxError> {
     bus.consume::<ReservationReleaseRequested, _>(host, Release(shared.clone()))
         .await?;
     bus.consume::<RestockRequested, _>(host, Restock(shared.clone()))
+        .await?;
+    bus.consume::<ReservationAmendRequested, _>(host, Amend(shared.clone()))
         .await?;
     bus.timers(host, RESERVATION_EXPIRY, Expire(shared.clone()));
     let hub = Hub::start(host).await?;

@@ -33,6 +33,22 @@ impl ReservationStatus {
     }
 }
 
+text_enum!(
+    /// What an order update did to a reservation: added units, or gave some back.
+    UpdateKind {
+        Amend = "AMEND",
+        Release = "RELEASE",
+    }
+);
+
+text_enum!(
+    /// The answer to an amendment.
+    AmendOutcome {
+        Amended = "AMENDED",
+        Refused = "REFUSED",
+    }
+);
+
 /// A reservation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
@@ -137,14 +153,74 @@ pub fn plan_release(allocations: &[Held], lines: &[LineRelease]) -> Vec<Take> {
     takes
 }
 
-/// Units of one line handed over from one warehouse; `bins` empty means "from that line's
-/// bins there, in pick-path order".
+/// Units of one line in one warehouse, to commit (handed over) or to release exactly; `bins`
+/// empty means "from that line's bins there".
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitLine {
+pub struct LineUnits {
     pub line_id: String,
     pub warehouse_id: String,
     pub quantity: i32,
     pub bins: Vec<(String, i32)>,
+}
+
+/// Indexes of the line's allocations in the warehouse, in pick-path order.
+fn in_pick_order(allocations: &[Held], line_id: &str, warehouse_id: &str) -> Vec<usize> {
+    let mut indexes: Vec<usize> = (0..allocations.len())
+        .filter(|&i| {
+            allocations[i].line_id == line_id && allocations[i].warehouse_id == warehouse_id
+        })
+        .collect();
+    indexes.sort_by(|&a, &b| {
+        (allocations[a].pick_sequence, &allocations[a].bin)
+            .cmp(&(allocations[b].pick_sequence, &allocations[b].bin))
+    });
+    indexes
+}
+
+/// Index of the line's allocation in that warehouse's bin.
+fn in_bin(allocations: &[Held], line_id: &str, warehouse_id: &str, bin: &str) -> Option<usize> {
+    allocations
+        .iter()
+        .position(|a| a.key() == (line_id, warehouse_id, bin))
+}
+
+/// Takes up to `need` units from `indexes` in that order, counting them off `left`; returns
+/// what was taken.
+fn take_in_order(left: &mut [i32], indexes: &[usize], need: i32, takes: &mut Vec<Take>) -> i32 {
+    let mut taken = 0;
+    for &index in indexes {
+        let quantity = (need - taken).min(left[index]);
+        if quantity > 0 {
+            left[index] -= quantity;
+            taken += quantity;
+            takes.push(Take { index, quantity });
+        }
+    }
+    taken
+}
+
+/// What an exact release gives back: per entry, the line's units in that warehouse (its bins
+/// there, last-picked first, or the named bins). Units no longer held are skipped, so the
+/// release gives back what it can; the second value is the units asked for but not held.
+pub fn plan_exact_release(allocations: &[Held], units: &[LineUnits]) -> (Vec<Take>, i32) {
+    let mut left: Vec<i32> = allocations.iter().map(Held::held).collect();
+    let mut takes = Vec::new();
+    let mut missing = 0;
+    for u in units {
+        if u.bins.is_empty() {
+            let mut indexes = in_pick_order(allocations, &u.line_id, &u.warehouse_id);
+            indexes.reverse();
+            missing += u.quantity - take_in_order(&mut left, &indexes, u.quantity, &mut takes);
+        } else {
+            for (bin, quantity) in &u.bins {
+                let indexes: Vec<usize> = in_bin(allocations, &u.line_id, &u.warehouse_id, bin)
+                    .into_iter()
+                    .collect();
+                missing += quantity - take_in_order(&mut left, &indexes, *quantity, &mut takes);
+            }
+        }
+    }
+    (takes, missing)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,59 +244,35 @@ pub enum CommitError {
 
 /// What a commit request takes from the held units. Committing more than is held is refused:
 /// stock handed over without being held means the books are wrong, which a person must see.
-pub fn plan_commit(allocations: &[Held], lines: &[CommitLine]) -> Result<Vec<Take>, CommitError> {
+pub fn plan_commit(allocations: &[Held], lines: &[LineUnits]) -> Result<Vec<Take>, CommitError> {
     let mut left: Vec<i32> = allocations.iter().map(Held::held).collect();
     let mut takes = Vec::new();
+    let more_than_held = |line: &LineUnits, requested: i32, held: i32| CommitError::MoreThanHeld {
+        line_id: line.line_id.clone(),
+        warehouse_id: line.warehouse_id.clone(),
+        requested,
+        held,
+    };
     for line in lines {
         if line.bins.is_empty() {
-            let mut candidates: Vec<usize> = (0..allocations.len())
-                .filter(|&i| {
-                    allocations[i].line_id == line.line_id
-                        && allocations[i].warehouse_id == line.warehouse_id
-                })
-                .collect();
-            candidates.sort_by_key(|&i| (allocations[i].pick_sequence, allocations[i].bin.clone()));
-            let held: i32 = candidates.iter().map(|&i| left[i]).sum();
+            let indexes = in_pick_order(allocations, &line.line_id, &line.warehouse_id);
+            let held: i32 = indexes.iter().map(|&i| left[i]).sum();
             if held < line.quantity {
-                return Err(CommitError::MoreThanHeld {
-                    line_id: line.line_id.clone(),
-                    warehouse_id: line.warehouse_id.clone(),
-                    requested: line.quantity,
-                    held,
-                });
+                return Err(more_than_held(line, line.quantity, held));
             }
-            let mut need = line.quantity;
-            for i in candidates {
-                let quantity = need.min(left[i]);
-                if quantity > 0 {
-                    left[i] -= quantity;
-                    need -= quantity;
-                    takes.push(Take { index: i, quantity });
-                }
-            }
+            take_in_order(&mut left, &indexes, line.quantity, &mut takes);
         } else {
             for (bin, quantity) in &line.bins {
-                let index = allocations
-                    .iter()
-                    .position(|a| a.key() == (&line.line_id, &line.warehouse_id, bin))
+                let index = in_bin(allocations, &line.line_id, &line.warehouse_id, bin)
                     .ok_or_else(|| CommitError::NotHeld {
                         line_id: line.line_id.clone(),
                         warehouse_id: line.warehouse_id.clone(),
                         bin: bin.clone(),
                     })?;
                 if left[index] < *quantity {
-                    return Err(CommitError::MoreThanHeld {
-                        line_id: line.line_id.clone(),
-                        warehouse_id: line.warehouse_id.clone(),
-                        requested: *quantity,
-                        held: left[index],
-                    });
+                    return Err(more_than_held(line, *quantity, left[index]));
                 }
-                left[index] -= quantity;
-                takes.push(Take {
-                    index,
-                    quantity: *quantity,
-                });
+                take_in_order(&mut left, &[index], *quantity, &mut takes);
             }
         }
     }
@@ -297,7 +349,7 @@ mod tests {
         let mut a = vec![held("L1", "W1", "A", 1, 2), held("L2", "W2", "B", 1, 1)];
         let first = plan_commit(
             &a,
-            &[CommitLine {
+            &[LineUnits {
                 line_id: "L1".into(),
                 warehouse_id: "W1".into(),
                 quantity: 2,
@@ -312,7 +364,7 @@ mod tests {
         );
         let second = plan_commit(
             &a,
-            &[CommitLine {
+            &[LineUnits {
                 line_id: "L2".into(),
                 warehouse_id: "W2".into(),
                 quantity: 1,
@@ -330,7 +382,7 @@ mod tests {
     #[test]
     fn committing_more_than_is_held_or_from_another_bin_is_refused() {
         let a = vec![held("L1", "W", "A", 1, 2)];
-        let too_many = CommitLine {
+        let too_many = LineUnits {
             line_id: "L1".into(),
             warehouse_id: "W".into(),
             quantity: 3,
@@ -340,7 +392,7 @@ mod tests {
             plan_commit(&a, &[too_many]),
             Err(CommitError::MoreThanHeld { held: 2, .. })
         ));
-        let elsewhere = CommitLine {
+        let elsewhere = LineUnits {
             line_id: "L1".into(),
             warehouse_id: "W".into(),
             quantity: 1,
@@ -350,6 +402,59 @@ mod tests {
             plan_commit(&a, &[elsewhere]),
             Err(CommitError::NotHeld { .. })
         ));
+    }
+
+    fn units(line: &str, warehouse: &str, quantity: i32, bins: &[(&str, i32)]) -> LineUnits {
+        LineUnits {
+            line_id: line.into(),
+            warehouse_id: warehouse.into(),
+            quantity,
+            bins: bins.iter().map(|(b, q)| ((*b).into(), *q)).collect(),
+        }
+    }
+
+    #[test]
+    fn an_exact_release_takes_the_lines_last_picked_bins_in_that_warehouse_only() {
+        let a = vec![
+            held("L1", "W1", "A", 1, 2),
+            held("L1", "W1", "B", 2, 2),
+            held("L1", "W2", "C", 1, 5),
+            held("L2", "W1", "B", 2, 5),
+        ];
+        let (takes, missing) = plan_exact_release(&a, &[units("L1", "W1", 3, &[])]);
+        assert_eq!(
+            takes,
+            [
+                Take {
+                    index: 1,
+                    quantity: 2
+                },
+                Take {
+                    index: 0,
+                    quantity: 1
+                }
+            ]
+        );
+        assert_eq!(missing, 0);
+    }
+
+    #[test]
+    fn an_exact_release_of_more_than_is_held_gives_back_what_is_held() {
+        let mut a = vec![held("L1", "W", "A", 1, 2), held("L1", "W", "B", 2, 2)];
+        a[1].released = 1;
+        let (takes, missing) = plan_exact_release(
+            &a,
+            &[
+                units("L1", "W", 1, &[("A", 1)]),
+                units("L1", "W", 5, &[]),
+                units("L9", "W", 1, &[]),
+                units("L1", "W", 1, &[("Z", 1)]),
+            ],
+        );
+        apply(&mut a, &takes, false);
+        assert_eq!(a.iter().map(Held::held).sum::<i32>(), 0);
+        // 3 were held: 1 from the named bin, 2 of the 5; the unknown line and bin hold none.
+        assert_eq!(missing, 3 + 1 + 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 
 use super::{RESERVATION_EXPIRY, required, settle};
 use crate::app::Shared;
-use crate::domain::reservation::{CommitLine, ReservationStatus, plan_commit, status_after};
+use crate::domain::reservation::{LineUnits, ReservationStatus, plan_commit, status_after};
 use crate::store;
 
 pub struct Commit(pub Shared);
@@ -30,7 +30,7 @@ impl Handler<ReservationCommitRequested> for Commit {
                     a.line_id
                 )));
             }
-            lines.push(CommitLine {
+            lines.push(LineUnits {
                 line_id: required(&a.line_id, "allocations[].line_id")?.to_owned(),
                 warehouse_id: required(&a.warehouse_id, "allocations[].warehouse_id")?.to_owned(),
                 quantity: a.quantity,

@@ -3,14 +3,20 @@
 //! Each runs in the consumer's transaction (with the inbox, so a redelivered event is applied
 //! once). Beyond that each is idempotent by state or natural key, since orders may ask again
 //! under a new event id: a reservation id is created once; a release applies to what is still
-//! held; a commit is recorded by (reservation, fulfillment, parcel); a restock by its return.
-//! Requests that arrive out of order are handled by state: a release before its reservation
-//! leaves a RELEASED tombstone, so the late request reserves nothing. Requests that can never
-//! apply (malformed, or a confirm or commit for a reservation that does not exist) are
-//! permanent errors: the runner dead-letters them for a person to look at.
+//! held; a commit is recorded by (reservation, fulfillment, parcel); a restock by its return;
+//! an order update's amendment or release by (reservation, update). Requests that arrive out of
+//! order are handled by state: a release before its reservation leaves a RELEASED tombstone, so
+//! the late request reserves nothing. Requests that can never apply (malformed, or a confirm or
+//! commit for a reservation that does not exist) are permanent errors: the runner dead-letters
+//! them for a person to look at — except an amendment, which has an answer: it is refused.
+//!
+//! [`hold`] is where a new reservation and an amendment take stock from the warehouses;
+//! [`settle`] is where releases, expiries and commits give it back or let it go.
 
+mod amend;
 mod commit;
 mod confirm;
+mod hold;
 mod release;
 mod reserve;
 mod restock;
@@ -23,6 +29,7 @@ use contracts::time::to_timestamp;
 use messaging::HandlerError;
 use sqlx::PgConnection;
 
+pub use amend::Amend;
 pub use commit::Commit;
 pub use confirm::Confirm;
 pub use release::{Expire, Release};

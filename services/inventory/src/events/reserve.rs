@@ -1,65 +1,24 @@
 //! `orders.reservation.requested` → hold every line (all or nothing) and answer
 //! `inventory.reservation.reserved` with the allocations, or `inventory.reservation.shortage`
-//! with the lines that cannot be filled.
-//!
-//! Never oversold: the stock rows of the requested SKUs in the allowed warehouses are locked
-//! (in the common order) before availability is read, so concurrent reservations of the same
-//! SKU queue and each sees what the previous one left; each bin update is conditional on the
-//! units being there, and the `bin_stock` CHECK refuses any commit that would over-reserve.
-
-use std::collections::{HashMap, HashSet};
+//! with the lines that cannot be filled. Where the units come from, and how they are held
+//! without overselling, is [`super::hold`].
 
 use chrono::{DateTime, Utc};
-use contracts::common::{self, FulfillmentMode};
-use contracts::inventory::{ShortLine, StockReserved, StockShortage};
+use contracts::common::FulfillmentMode;
+use contracts::inventory::{StockReserved, StockShortage};
 use contracts::orders::ReservationRequested;
 use contracts::time::{from_timestamp, to_timestamp};
 use messaging::{Envelope, Handler, HandlerError, timers};
 use sqlx::PgConnection;
 
-use super::required;
+use super::{hold, required};
 use crate::app::Shared;
-use crate::domain::allocation::{
-    self, Allocation, BinSupply, Demand, Outcome, Routing, Site, units_by_bin,
-};
+use crate::domain::allocation::{Outcome, Routing};
 use crate::domain::reservation::ReservationStatus;
-use crate::stock_changes::{self, Touched};
 use crate::store;
 use crate::store::reservations::NewReservation;
 
 pub struct Reserve(pub Shared);
-
-/// The request's lines, validated; a malformed request can never be filled.
-fn demands(request: &ReservationRequested) -> Result<Vec<Demand>, HandlerError> {
-    if request.lines.is_empty() {
-        return Err(HandlerError::permanent(
-            "a reservation needs at least one line",
-        ));
-    }
-    let mut seen = HashSet::new();
-    request
-        .lines
-        .iter()
-        .map(|line| {
-            let line_id = required(&line.line_id, "lines[].line_id")?;
-            if !seen.insert(line_id) {
-                return Err(HandlerError::permanent(format!(
-                    "line {line_id} appears twice"
-                )));
-            }
-            if line.quantity <= 0 {
-                return Err(HandlerError::permanent(format!(
-                    "line {line_id}: quantity must be positive"
-                )));
-            }
-            Ok(Demand {
-                line_id: line_id.to_owned(),
-                sku: required(&line.sku, "lines[].sku")?.to_owned(),
-                quantity: line.quantity,
-            })
-        })
-        .collect()
-}
 
 /// When the hold ends: the request's `expires_at`, else its time plus its TTL, else the
 /// configured default TTL from now.
@@ -94,7 +53,7 @@ impl Handler<ReservationRequested> for Reserve {
         let request = &envelope.event;
         let id = required(&request.reservation_id, "reservation_id")?;
         let order_id = required(&request.order_id, "order_id")?;
-        let lines = demands(request)?;
+        let lines = hold::demands(&request.lines).map_err(HandlerError::permanent)?;
         let pickup = request.fulfillment_mode == FulfillmentMode::StorePickup as i32;
         let routing = if pickup {
             Routing::Pickup {
@@ -132,12 +91,10 @@ impl Handler<ReservationRequested> for Reserve {
             return Ok(());
         }
 
-        let sites = sites(tx, &lines, &routing).await?;
-        match allocation::allocate(&lines, &sites, &routing) {
+        match hold::hold(tx, shared, id, &lines, &routing).await? {
             Outcome::Reserved(allocations) => {
-                hold(tx, shared, id, &allocations).await?;
                 store::reservations::insert_lines(tx, id, &lines, &[]).await?;
-                store::reservations::insert_allocations(tx, id, &allocations).await?;
+                store::reservations::add_allocations(tx, id, &allocations).await?;
                 timers::schedule(
                     tx,
                     super::RESERVATION_EXPIRY,
@@ -149,7 +106,7 @@ impl Handler<ReservationRequested> for Reserve {
                 let event = StockReserved {
                     reservation_id: id.to_owned(),
                     order_id: order_id.to_owned(),
-                    allocations: allocations.iter().map(to_proto).collect(),
+                    allocations: allocations.iter().map(hold::to_proto).collect(),
                     expires_at: Some(to_timestamp(expires_at)),
                     reserved_at: Some(to_timestamp(now)),
                 };
@@ -163,117 +120,13 @@ impl Handler<ReservationRequested> for Reserve {
                 let event = StockShortage {
                     reservation_id: id.to_owned(),
                     order_id: order_id.to_owned(),
-                    short_lines: shorts
-                        .iter()
-                        .map(|s| ShortLine {
-                            line_id: s.line_id.clone(),
-                            sku: s.sku.clone(),
-                            requested_quantity: s.requested,
-                            available_quantity: s.available,
-                        })
-                        .collect(),
+                    short_lines: hold::short_lines(&shorts),
                     detected_at: Some(to_timestamp(now)),
                 };
                 shared.outbox.append(tx, &event).await?;
-                shared.metrics.shortage(shorts.len());
                 tracing::info!(reservation_id = id, short = shorts.len(), "stock short");
             }
         }
         Ok(())
-    }
-}
-
-/// The warehouses allowed to serve, with what they have of the requested active SKUs — their
-/// stock rows locked until the transaction ends. Inactive or unknown SKUs have no supply, so
-/// their lines come out short.
-async fn sites(
-    tx: &mut PgConnection,
-    lines: &[Demand],
-    routing: &Routing,
-) -> Result<Vec<Site>, HandlerError> {
-    let mut skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
-    skus.sort();
-    skus.dedup();
-    let active: HashSet<String> = store::catalog::items(tx, &skus)
-        .await?
-        .into_iter()
-        .filter(|i| i.active)
-        .map(|i| i.sku)
-        .collect();
-    skus.retain(|s| active.contains(s));
-    let warehouses: Vec<_> = store::catalog::active_warehouses(tx)
-        .await?
-        .into_iter()
-        .filter(|w| match routing {
-            Routing::Pickup { store_id } => &w.id == store_id && w.pickup_enabled,
-            Routing::Ship { .. } => true,
-        })
-        .collect();
-    let ids: Vec<String> = warehouses.iter().map(|w| w.id.clone()).collect();
-    let rows = store::stock::lock_supply(tx, &skus, &ids).await?;
-    let mut supply: HashMap<&str, HashMap<String, Vec<BinSupply>>> = HashMap::new();
-    for row in &rows {
-        let available = row.on_hand - row.reserved;
-        if row.pickable && available > 0 {
-            supply
-                .entry(row.warehouse_id.as_str())
-                .or_default()
-                .entry(row.sku.clone())
-                .or_default()
-                .push(BinSupply {
-                    bin: row.bin.clone(),
-                    pick_sequence: row.pick_sequence,
-                    available,
-                });
-        }
-    }
-    Ok(warehouses
-        .iter()
-        .map(|w| Site {
-            supply: supply.remove(w.id.as_str()).unwrap_or_default(),
-            warehouse_id: w.id.clone(),
-            country_code: w.country_code.clone(),
-            region: w.region.clone(),
-        })
-        .collect())
-}
-
-/// Adds the allocated units to the bins' reserved counts (rows already locked).
-async fn hold(
-    tx: &mut PgConnection,
-    shared: &Shared,
-    id: &str,
-    allocations: &[Allocation],
-) -> Result<(), HandlerError> {
-    let now = shared.clock.now();
-    let mut touched = Touched::new();
-    for ((sku, warehouse_id, bin), units) in units_by_bin(allocations) {
-        if !store::stock::shift(tx, (&sku, &warehouse_id, &bin), units, 0, now).await? {
-            // The rows are locked, so this means the books moved under the lock: retry afresh.
-            return Err(HandlerError::transient(format!(
-                "reservation {id}: {sku} in {warehouse_id}/{bin} no longer has {units} units"
-            )));
-        }
-        touched.insert((sku, warehouse_id));
-    }
-    stock_changes::after_change(tx, shared, &touched).await?;
-    Ok(())
-}
-
-fn to_proto(a: &Allocation) -> common::Allocation {
-    common::Allocation {
-        line_id: a.line_id.clone(),
-        sku: a.sku.clone(),
-        warehouse_id: a.warehouse_id.clone(),
-        quantity: a.quantity(),
-        bins: a
-            .bins
-            .iter()
-            .map(|b| common::BinAllocation {
-                bin: b.bin.clone(),
-                quantity: b.quantity,
-                pick_sequence: b.pick_sequence,
-            })
-            .collect(),
     }
 }

@@ -2,15 +2,17 @@
 //! caller's transaction; rows are turned into [`crate::domain`] values here.
 //!
 //! Lock order, kept by every writer so concurrent transactions never deadlock: the
-//! reservation row, then `bin_stock` rows in (sku, warehouse, bin) order, then `stock_levels`
-//! rows in (sku, warehouse) order. A timer is cancelled before its reservation is locked
-//! (the timer poller holds the timer row while it locks the reservation).
+//! reservation row, then its `reservation_updates` row, then `bin_stock` rows in (sku,
+//! warehouse, bin) order, then `stock_levels` rows in (sku, warehouse) order. A timer is
+//! cancelled before its reservation is locked (the timer poller holds the timer row while it
+//! locks the reservation).
 
 pub mod catalog;
 pub mod demand;
 pub mod requests;
 pub mod reservations;
 pub mod stock;
+pub mod updates;
 
 use uuid::Uuid;
 

@@ -99,7 +99,40 @@ pub async fn insert_lines(
     Ok(())
 }
 
-pub async fn insert_allocations(
+/// Adds an amendment's units to the reservation's lines: a line it has grows, a new line comes
+/// after the others.
+pub async fn add_lines(
+    conn: &mut PgConnection,
+    id: &str,
+    lines: &[Demand],
+) -> Result<(), sqlx::Error> {
+    let line_ids: Vec<&str> = lines.iter().map(|l| l.line_id.as_str()).collect();
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    sqlx::query(
+        "INSERT INTO reservation_lines (reservation_id, position, line_id, sku, quantity)
+         SELECT $1,
+                (SELECT coalesce(max(position), 0) FROM reservation_lines
+                 WHERE reservation_id = $1) + n::int,
+                line_id, sku, quantity
+         FROM UNNEST($2::text[], $3::text[], $4::int[]) WITH ORDINALITY
+              AS t(line_id, sku, quantity, n)
+         ON CONFLICT (reservation_id, line_id)
+         DO UPDATE SET quantity = reservation_lines.quantity + EXCLUDED.quantity",
+    )
+    .bind(id)
+    .bind(&line_ids)
+    .bind(&skus)
+    .bind(&quantities)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds held units, merging them into the row of the same line, warehouse and bin when there is
+/// one (an amendment may add to a line already held there). `allocations` name each
+/// (line, warehouse, bin) once.
+pub async fn add_allocations(
     conn: &mut PgConnection,
     id: &str,
     allocations: &[Allocation],
@@ -118,7 +151,9 @@ pub async fn insert_allocations(
         "INSERT INTO reservation_allocations (reservation_id, line_id, sku, warehouse_id, bin,
              pick_sequence, quantity)
          SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
-             $7::int[])",
+             $7::int[])
+         ON CONFLICT (reservation_id, line_id, warehouse_id, bin)
+         DO UPDATE SET quantity = reservation_allocations.quantity + EXCLUDED.quantity",
     )
     .bind(id)
     .bind(&line_ids)

@@ -29,8 +29,9 @@ impl TestApp {
         InventoryServiceClient::new(self.inventory.channel().await)
     }
 
-    /// Plays orders: publishes `event` as the orders service would.
-    pub async fn publish<E: contracts::Event>(&self, event: &E) {
+    /// Plays orders: publishes `event` as the orders service would, under a new event id
+    /// (returned).
+    pub async fn publish<E: contracts::Event>(&self, event: &E) -> uuid::Uuid {
         messaging::envelope::publish_direct(
             self.env.jetstream(),
             &self.env.subjects(),
@@ -38,7 +39,21 @@ impl TestApp {
             event,
         )
         .await
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Waits until a consumer has applied the event (its id is in the inbox): for events that
+    /// publish nothing, so a test knows their effect is in.
+    pub async fn handled(&self, event_id: uuid::Uuid) {
+        testkit::eventually("the event to be handled", || async move {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM oc_inbox WHERE event_id = $1")
+                .bind(event_id)
+                .fetch_one(&self.inventory.pool)
+                .await
+                .unwrap();
+            (n > 0).then_some(())
+        })
+        .await;
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod amendments;
 mod auth;
 mod catalog;
 mod concurrency;

@@ -374,6 +374,7 @@ async fn a_confirmed_reservation_does_not_expire_and_commits_decrement_on_hand_o
         lines: vec![],
         reason: 0,
         requested_at: None,
+        ..Default::default()
     })
     .await;
     app.publish(&long_request("r-after", vec![line("L1", "B", 1)]))
@@ -399,6 +400,7 @@ async fn a_release_gives_back_what_is_still_held_and_a_line_release_only_that_li
         lines,
         reason: 0,
         requested_at: None,
+        ..Default::default()
     };
     app.publish(&release(vec![line("L1", "A", 1)])).await;
     testkit::eventually("one A unit back", || {
@@ -434,6 +436,7 @@ async fn a_release_that_overtakes_its_request_leaves_the_late_request_unreserved
         lines: vec![],
         reason: 0,
         requested_at: None,
+        ..Default::default()
     })
     .await;
     testkit::eventually("the tombstone", || {
