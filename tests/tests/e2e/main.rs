@@ -13,3 +13,4 @@ mod paths;
 mod platform;
 mod thin_slice;
 mod tls;
+mod updates;
