@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use contracts::orders::{
-    OrderPlaced, PaymentCaptureRequested, PaymentRefundRequested, PaymentRequested,
-    PaymentVoidRequested,
+    OrderPlaced, PaymentAmendRequested, PaymentCaptureRequested, PaymentRefundRequested,
+    PaymentRequested, PaymentVoidRequested,
 };
 use contracts::payments::payment_service_server::PaymentServiceServer;
 use contracts::payments::risk_service_server::RiskServiceServer;
@@ -13,6 +13,7 @@ use messaging::Bus;
 use runtime::{BoxError, Host};
 
 use crate::config::PaymentsConfig;
+use crate::events::amend_requested::Amend;
 use crate::events::capture_requested::Capture;
 use crate::events::order_placed::AssessRisk;
 use crate::events::payment_requested::OpenPayment;
@@ -82,6 +83,10 @@ pub async fn build_with(host: &mut Host, config: PaymentsConfig) -> Result<(), B
     };
     bus.consume::<PaymentRefundRequested, _>(host, refund)
         .await?;
+    let amend = Amend {
+        movements: movements.clone(),
+    };
+    bus.consume::<PaymentAmendRequested, _>(host, amend).await?;
 
     let deadline = timers::BankTransferDeadline {
         movements: movements.clone(),

@@ -1,6 +1,6 @@
 //! What payments tells Prometheus about money and risk, beside the RPC and event metrics every
-//! service has: declines by method and reason, refunds by method, and the distribution of risk
-//! scores (how many orders score high enough for orders to hold them).
+//! service has: declines by method and reason, refunds by method, amendments by method and
+//! outcome, and the distribution of risk scores (how many orders score high enough for orders to hold them).
 //!
 //! They move inside the transaction that causes them (an event handler's, committed by the
 //! consumer runner after the handler returns, or an RPC's just before its commit): a transaction
@@ -24,11 +24,18 @@ struct MethodLabels {
     method: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AmendmentLabels {
+    method: &'static str,
+    outcome: &'static str,
+}
+
 /// Unregistered (`Default`) in tests that build the handlers by hand.
 #[derive(Clone)]
 pub struct PaymentMetrics {
     declined: Family<DeclineLabels, Counter>,
     refunds: Family<MethodLabels, Counter>,
+    amendments: Family<AmendmentLabels, Counter>,
     risk_score: Histogram,
 }
 
@@ -37,6 +44,7 @@ impl Default for PaymentMetrics {
         Self {
             declined: Family::default(),
             refunds: Family::default(),
+            amendments: Family::default(),
             // Scores run 0–100; review thresholds sit in the upper half.
             risk_score: Histogram::new([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0]),
         }
@@ -57,6 +65,11 @@ impl PaymentMetrics {
             metrics.refunds.clone(),
         );
         registry.register(
+            "oc_payments_amendments",
+            "order-update amendments answered, by payment method and outcome",
+            metrics.amendments.clone(),
+        );
+        registry.register(
             "oc_payments_risk_score",
             "risk scores (0-100) of assessed orders",
             metrics.risk_score.clone(),
@@ -72,6 +85,13 @@ impl PaymentMetrics {
 
     pub fn refunded(&self, method: &'static str) {
         self.refunds.get_or_create(&MethodLabels { method }).inc();
+    }
+
+    /// `outcome`: `amended` or `declined`; a repeated request is not counted again.
+    pub fn amended(&self, method: &'static str, outcome: &'static str) {
+        self.amendments
+            .get_or_create(&AmendmentLabels { method, outcome })
+            .inc();
     }
 
     pub fn risk_assessed(&self, score: i32) {

@@ -37,6 +37,10 @@ use crate::store::transactions::{self, FAILED, TransactionRow};
 use crate::store::{self, plans};
 use runtime::pan::looks_like_card_number;
 
+mod amend;
+
+pub use amend::AmendRequest;
+
 pub const BANK_TRANSFER_DEADLINE: &str = "payments.bank_transfer_deadline";
 pub const INSTALLMENT_DUE: &str = "payments.installment_due";
 pub const REAUTHORIZE: &str = "payments.reauthorize";
@@ -177,6 +181,7 @@ impl Movements {
             voided_minor: 0,
             refunded_minor: 0,
             written_off_minor: 0,
+            voided_in_amount_minor: 0,
             installment_count: if new.method == Method::Installments {
                 new.installment_count
             } else {

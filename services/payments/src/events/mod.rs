@@ -8,9 +8,12 @@
 //!   (its `PaymentRequested` is still on its way on another subject) is parked and applied,
 //!   in arrival order, when the payment opens; a request that no longer applies (void after a
 //!   full capture, capture of a declined payment) is refused with its reason in the log and
-//!   acknowledged;
+//!   acknowledged. An amendment (`amend_requested`) comes only after orders heard that the
+//!   payment was accepted, so it is never parked: it is always answered, declined when it no
+//!   longer applies, and its outcome is kept per (payment, update, compensation);
 //! - poison: a malformed event is `HandlerError::Permanent` and goes to the dead-letter stream.
 
+pub mod amend_requested;
 pub mod capture_requested;
 pub mod order_placed;
 pub mod payment_requested;

@@ -1,6 +1,7 @@
 //! The boundary to the payment provider (a card network / PSP: a third party). Payments talks
-//! to it only through [`PaymentProvider`]: authorize, capture an amount, void, refund an amount
-//! — each call carrying an idempotency key, so that asking again after a timeout returns the
+//! to it only through [`PaymentProvider`]: authorize, raise an authorization (incremental
+//! authorization, when an order update raises the total), capture an amount, void, refund an
+//! amount — each call carrying an idempotency key, so that asking again after a timeout returns the
 //! first answer instead of moving money twice.
 //!
 //! [`Provider`] wraps an implementation with the retry policy: a call that times out is
@@ -54,6 +55,16 @@ pub trait PaymentProvider: Send + Sync + 'static {
         amount: Money,
     ) -> BoxFuture<'a, Result<Approval, ProviderError>>;
 
+    /// Incremental authorization: raises the hold `authorization` by `amount`, which later
+    /// captures and voids can then take. The approval's reference names the increment; the
+    /// hold keeps its own reference.
+    fn increment<'a>(
+        &'a self,
+        idempotency_key: &'a str,
+        authorization: &'a str,
+        amount: Money,
+    ) -> BoxFuture<'a, Result<Approval, ProviderError>>;
+
     fn capture<'a>(
         &'a self,
         idempotency_key: &'a str,
@@ -97,6 +108,7 @@ pub enum CallError {
 #[derive(Clone, Copy)]
 enum Op {
     Authorize,
+    Increment,
     Capture,
     Void,
     Refund,
@@ -122,6 +134,15 @@ impl Provider {
         amount: Money,
     ) -> Result<Approval, CallError> {
         self.call(Op::Authorize, key, token, amount).await
+    }
+
+    pub async fn increment(
+        &self,
+        key: &str,
+        authorization: &str,
+        amount: Money,
+    ) -> Result<Approval, CallError> {
+        self.call(Op::Increment, key, authorization, amount).await
     }
 
     pub async fn capture(
@@ -162,6 +183,7 @@ impl Provider {
         for attempt in 1..=self.attempts {
             let outcome = match op {
                 Op::Authorize => self.inner.authorize(key, subject, amount).await,
+                Op::Increment => self.inner.increment(key, subject, amount).await,
                 Op::Capture => self.inner.capture(key, subject, amount).await,
                 Op::Void => self.inner.void(key, subject, amount).await,
                 Op::Refund => self.inner.refund(key, subject, amount).await,

@@ -8,10 +8,17 @@
 //! | any other `tok_…` | approved |
 //! | anything else | declined ("not a provider token") |
 //!
+//! Incremental authorizations (an order update raised the total) name the hold they raise and
+//! follow the token rules above as a later authorization would: on a `tok_lapse` hold they are
+//! declined ("insufficient funds"), on `tok_timeout` the first answer is lost. Whatever the
+//! token, an increment that would take the hold to [`INCREMENT_LIMIT_MINOR`] (1,000,000) minor
+//! units or more is declined ("above the card's limit") — how a test makes an increase decline
+//! on a card that was approved.
+//!
 //! Captures, voids and refunds name an authorization's reference and are declined when they
-//! would take more than it has left (capture + void ≤ authorized, refund ≤ captured) or name an
-//! unknown reference. Authorizations lapse `OC_PAYMENTS_AUTHORIZATION_TTL_HOURS` after they
-//! were made (on the service clock).
+//! would take more than it has left (capture + void ≤ authorized + increments, refund ≤
+//! captured) or name an unknown reference. Authorizations lapse
+//! `OC_PAYMENTS_AUTHORIZATION_TTL_HOURS` after they were made (on the service clock).
 //!
 //! Its book is the `sim_provider_operations` table, one row per idempotency key with the
 //! number of calls made under it — the provider's side of the world, which tests read to prove
@@ -28,6 +35,10 @@ use crate::domain::money::Money;
 
 pub const NAME: &str = "simulated";
 
+/// An incremental authorization that would take a hold to this many minor units or more is
+/// declined.
+pub const INCREMENT_LIMIT_MINOR: i64 = 1_000_000;
+
 pub struct SimulatedProvider {
     pool: PgPool,
     clock: Clock,
@@ -37,6 +48,7 @@ pub struct SimulatedProvider {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Operation {
     Authorize,
+    Increment,
     Capture,
     Void,
     Refund,
@@ -46,6 +58,7 @@ impl Operation {
     fn as_str(self) -> &'static str {
         match self {
             Self::Authorize => "authorize",
+            Self::Increment => "increment",
             Self::Capture => "capture",
             Self::Void => "void",
             Self::Refund => "refund",
@@ -126,7 +139,8 @@ impl SimulatedProvider {
                 .execute(&mut *tx)
                 .await?;
             let hold: Option<Hold> = sqlx::query_as(
-                "SELECT a.token, a.currency, a.amount_minor,
+                "SELECT a.token, a.currency,
+                    (a.amount_minor + coalesce(sum(o.amount_minor) FILTER (WHERE o.operation = 'increment' AND o.approved), 0))::bigint AS amount_minor,
                     coalesce(sum(o.amount_minor) FILTER (WHERE o.operation = 'capture' AND o.approved), 0)::bigint AS captured,
                     coalesce(sum(o.amount_minor) FILTER (WHERE o.operation = 'void' AND o.approved), 0)::bigint AS voided,
                     coalesce(sum(o.amount_minor) FILTER (WHERE o.operation = 'refund' AND o.approved), 0)::bigint AS refunded
@@ -143,6 +157,8 @@ impl SimulatedProvider {
                 Some(hold) => {
                     let decision = if hold.currency != amount.currency.as_str() {
                         Err(format!("the authorization is in {}", hold.currency))
+                    } else if op == Operation::Increment {
+                        self.decide_increment(&mut tx, &hold, amount.minor).await?
                     } else {
                         let left = match op {
                             Operation::Refund => hold.captured - hold.refunded,
@@ -160,6 +176,7 @@ impl SimulatedProvider {
         };
         let prefix = match op {
             Operation::Authorize => "sim_auth_",
+            Operation::Increment => "sim_inc_",
             Operation::Capture => "sim_cap_",
             Operation::Void => "sim_void_",
             Operation::Refund => "sim_ref_",
@@ -226,6 +243,25 @@ impl SimulatedProvider {
         Ok(Ok(()))
     }
 
+    /// An increment is a later authorization on the hold's token, within the card's limit.
+    async fn decide_increment(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        hold: &Hold,
+        amount: i64,
+    ) -> Result<Result<(), String>, sqlx::Error> {
+        if amount <= 0 {
+            return Ok(Err("an increment must be positive".into()));
+        }
+        if hold.amount_minor + amount >= INCREMENT_LIMIT_MINOR {
+            return Ok(Err(format!(
+                "above the card's limit: the hold would be {} minor units",
+                hold.amount_minor + amount
+            )));
+        }
+        self.decide_authorization(tx, &hold.token).await
+    }
+
     fn answer(&self, op: Operation, stored: &Stored) -> Result<Approval, ProviderError> {
         if !stored.approved {
             return Err(ProviderError::Declined(stored.message.clone()));
@@ -250,6 +286,15 @@ impl PaymentProvider for SimulatedProvider {
         amount: Money,
     ) -> BoxFuture<'a, Result<Approval, ProviderError>> {
         Box::pin(self.run(Operation::Authorize, idempotency_key, token, amount))
+    }
+
+    fn increment<'a>(
+        &'a self,
+        idempotency_key: &'a str,
+        authorization: &'a str,
+        amount: Money,
+    ) -> BoxFuture<'a, Result<Approval, ProviderError>> {
+        Box::pin(self.run(Operation::Increment, idempotency_key, authorization, amount))
     }
 
     fn capture<'a>(

@@ -34,6 +34,7 @@ pub struct PaymentRow {
     pub voided_minor: i64,
     pub refunded_minor: i64,
     pub written_off_minor: i64,
+    pub voided_in_amount_minor: i64,
     pub installment_count: i32,
     /// The provider token; never leaves the service.
     pub token: Option<String>,
@@ -85,16 +86,19 @@ impl PaymentRow {
             voided: self.voided_minor,
             refunded: self.refunded_minor,
             written_off: self.written_off_minor,
+            voided_in_amount: self.voided_in_amount_minor,
         }
     }
 
     pub fn set_balances(&mut self, b: Balances) {
+        self.amount_minor = b.amount;
         self.authorized_minor = b.authorized;
         self.authorized_total_minor = b.authorized_total;
         self.captured_minor = b.captured;
         self.voided_minor = b.voided;
         self.refunded_minor = b.refunded;
         self.written_off_minor = b.written_off;
+        self.voided_in_amount_minor = b.voided_in_amount;
         if !matches!(self.status(), Status::Pending | Status::Declined) {
             self.status = b.status().as_str().to_owned();
         }
@@ -103,7 +107,7 @@ impl PaymentRow {
 
 const COLUMNS: &str = "id, order_id, order_number, customer_id, method, status, currency,
     amount_minor, authorized_minor, authorized_total_minor, captured_minor, voided_minor,
-    refunded_minor, written_off_minor, installment_count, token, provider, provider_reference,
+    refunded_minor, written_off_minor, voided_in_amount_minor, installment_count, token, provider, provider_reference,
     authorization_expires_at, reauthorizations, authorization_flag, bank_transfer,
     transfer_reference, settled_at, decline_reason, decline_message, created_at, updated_at";
 
@@ -135,14 +139,15 @@ pub async fn insert(conn: &mut PgConnection, p: &PaymentRow) -> Result<bool, sql
     Ok(done.rows_affected() == 1)
 }
 
-/// Writes back everything that changes after creation.
+/// Writes back everything that changes after creation (the amount changes by amendment).
 pub async fn update(conn: &mut PgConnection, p: &PaymentRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE payments SET status = $2, authorized_minor = $3, authorized_total_minor = $4,
              captured_minor = $5, voided_minor = $6, refunded_minor = $7, written_off_minor = $8,
              provider_reference = $9, authorization_expires_at = $10, reauthorizations = $11,
              authorization_flag = $12, settled_at = $13, decline_reason = $14,
-             decline_message = $15, updated_at = $16
+             decline_message = $15, updated_at = $16, amount_minor = $17,
+             voided_in_amount_minor = $18
          WHERE id = $1",
     )
     .bind(p.id)
@@ -161,6 +166,8 @@ pub async fn update(conn: &mut PgConnection, p: &PaymentRow) -> Result<(), sqlx:
     .bind(&p.decline_reason)
     .bind(&p.decline_message)
     .bind(p.updated_at)
+    .bind(p.amount_minor)
+    .bind(p.voided_in_amount_minor)
     .execute(conn)
     .await?;
     Ok(())

@@ -3,7 +3,8 @@
 
 use contracts::common::{Customer, Money, PaymentMethod};
 use contracts::orders::{
-    PaymentCaptureRequested, PaymentRefundRequested, PaymentRequested, PaymentVoidRequested,
+    PaymentAmendRequested, PaymentCaptureRequested, PaymentRefundRequested, PaymentRequested,
+    PaymentVoidRequested,
 };
 use contracts::payments::payment_service_client::PaymentServiceClient;
 use contracts::payments::{GetPaymentRequest, Payment};
@@ -96,6 +97,30 @@ pub async fn request_refund(env: &TestEnv, order_id: &str, return_id: &str, amou
             order_id: order_id.into(),
             amount: eur(amount),
             return_id: return_id.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+/// Plays orders asking that the payment cover `amount` (EUR) from now on, for order update
+/// `update`.
+pub async fn request_amend(
+    env: &TestEnv,
+    order_id: &str,
+    payment_id: &str,
+    update: &str,
+    amount: i64,
+    compensation: bool,
+) {
+    publish(
+        env,
+        &PaymentAmendRequested {
+            order_id: order_id.into(),
+            payment_id: payment_id.into(),
+            update_id: update.into(),
+            amount: eur(amount),
+            compensation,
             ..Default::default()
         },
     )
