@@ -7,7 +7,9 @@ use contracts::feedback::{SlaBreached, SurveyInvited};
 use contracts::fulfillment::{FulfillmentReadyForPickup, ParcelHandedOver};
 use contracts::inventory::StockLow;
 use contracts::notifications::notification_service_server::NotificationServiceServer;
-use contracts::orders::{OrderCancelled, OrderConfirmed, OrderHeld, OrderPlaced, ReturnApproved};
+use contracts::orders::{
+    OrderCancelled, OrderConfirmed, OrderHeld, OrderPlaced, OrderUpdated, ReturnApproved,
+};
 use contracts::payments::{InstallmentMissed, PaymentDeclined, PaymentPending, PaymentRefunded};
 use contracts::shipping::{
     ShipmentCreated, ShipmentDelivered, ShipmentDeliveryFailed, ShipmentStatusChanged,
@@ -50,6 +52,8 @@ pub async fn build_with(host: &mut Host, config: NotificationsConfig) -> Result<
     bus.consume::<OrderPlaced, _>(host, notifier.clone())
         .await?;
     bus.consume::<OrderConfirmed, _>(host, notifier.clone())
+        .await?;
+    bus.consume::<OrderUpdated, _>(host, notifier.clone())
         .await?;
     bus.consume::<OrderCancelled, _>(host, notifier.clone())
         .await?;

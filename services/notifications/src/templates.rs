@@ -32,6 +32,7 @@ static SOURCES: &[(&str, &str, &str)] = sources![
     "order.received",
     "order.confirmed",
     "order.cancelled",
+    "order.updated",
     "payment.declined",
     "payment.pending",
     "payment.refunded",
@@ -206,6 +207,10 @@ mod tests {
             "reference": "OC-REF-1",
             "amount": "25.00 EUR",
             "pay_by": "2026-03-13 15:00 UTC",
+            "total_before": "30.00 EUR",
+            "difference": "-5.00 EUR",
+            "address": ["Mei Lin", "Hauptstr. 1", "10115 Berlin", "DE"],
+            "contact_changed": true,
         });
         let more = json!({
             "carrier": "sim-express",

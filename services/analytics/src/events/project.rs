@@ -1,7 +1,8 @@
 //! Projects one kept event into the read models: decodes the body by its subject and hands
 //! plain values to [`crate::store::facts`]. Used alike by the live consumers and by
 //! [`crate::rebuild()`]. Subjects kept only in `raw_events` (reservations, risk scores,
-//! settlements, return receipts) have no projection yet: a rebuild adds one later.
+//! settlements, return receipts, the steps of an order update — its outcome, `OrderUpdated`, is
+//! projected) have no projection yet: a rebuild adds one later.
 
 use chrono::{DateTime, Utc};
 use contracts::Event;
@@ -244,6 +245,30 @@ pub async fn apply(
             e.return_status,
         )
         .await?;
+    } else if is!(ord::OrderUpdated) {
+        let e = ord::OrderUpdated::decode(body)?;
+        if e.order_id.is_empty() || e.version <= 0 {
+            // Without them an update cannot be ordered against the order's other updates.
+            tracing::warn!(order_id = %e.order_id, version = e.version, "order update without an order id or version; not projected");
+            return Ok(());
+        }
+        // The address only when the update changed it: the region figures follow the parcel.
+        let address = e
+            .shipping_address
+            .clone()
+            .filter(|_| e.address_changed)
+            .unwrap_or_default();
+        let h = Header {
+            order_number: e.order_number.clone(),
+            customer_id: customer_id(e.customer.as_ref()),
+            country_code: address.country_code,
+            region: address.region,
+            ..header(&e.order_id, &e.lines, e.total.as_ref())
+        };
+        // An order keeps at least one line: an update without any says nothing about them.
+        let new_lines = lines(&e.lines);
+        let new_lines = (!new_lines.is_empty()).then_some(new_lines.as_slice());
+        facts::apply_update(tx, &h, e.version, new_lines).await?;
     } else if is!(ord::OrderCancelled) {
         let e = ord::OrderCancelled::decode(body)?;
         let when = at(e.cancelled_at.as_ref(), time);

@@ -2,6 +2,10 @@
 //! payment, transaction, fulfillment, parcel, shipment, return, survey, review, case), so the
 //! same fact under a second event id changes nothing, and written so that events of one order
 //! may arrive in any order (each sets only its own columns; first times win).
+//!
+//! The exception is an order update ([`apply_update`]): it replaces the order's total and lines,
+//! ordered by the order's version rather than by arrival, and from then on the figures the
+//! other order events carry no longer fill them in (they may predate the update).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -54,7 +58,8 @@ pub struct ReturnLine {
 }
 
 /// Upserts the order's row, filling blanks from `h`; the status becomes `status` if that is
-/// further along the cycle.
+/// further along the cycle. The total, units and line count are left to updates once one has
+/// applied.
 pub async fn upsert_order(
     tx: &mut PgConnection,
     h: &Header,
@@ -74,9 +79,12 @@ pub async fn upsert_order(
              country_code = COALESCE(NULLIF(o.country_code, ''), EXCLUDED.country_code),
              region = COALESCE(NULLIF(o.region, ''), EXCLUDED.region),
              currency_code = COALESCE(NULLIF(o.currency_code, ''), EXCLUDED.currency_code),
-             total_minor = COALESCE(NULLIF(o.total_minor, 0), EXCLUDED.total_minor),
-             units = COALESCE(NULLIF(o.units, 0), EXCLUDED.units),
-             line_count = COALESCE(NULLIF(o.line_count, 0), EXCLUDED.line_count),
+             total_minor = CASE WHEN o.version > 0 THEN o.total_minor
+                 ELSE COALESCE(NULLIF(o.total_minor, 0), EXCLUDED.total_minor) END,
+             units = CASE WHEN o.version > 0 THEN o.units
+                 ELSE COALESCE(NULLIF(o.units, 0), EXCLUDED.units) END,
+             line_count = CASE WHEN o.version > 0 THEN o.line_count
+                 ELSE COALESCE(NULLIF(o.line_count, 0), EXCLUDED.line_count) END,
              payment_method = COALESCE(NULLIF(o.payment_method, 0), EXCLUDED.payment_method),
              placed_at = LEAST(o.placed_at, EXCLUDED.placed_at),
              status = GREATEST(o.status, EXCLUDED.status)",
@@ -101,6 +109,8 @@ pub async fn upsert_order(
     Ok(())
 }
 
+/// Adds the lines an order event carries that are not known yet — unless an update has
+/// applied: its lines are the order's, and these may be from before it.
 pub async fn upsert_lines(
     tx: &mut PgConnection,
     order_id: &str,
@@ -109,7 +119,9 @@ pub async fn upsert_lines(
     for line in lines {
         sqlx::query(
             "INSERT INTO order_lines (order_id, line_id, sku, quantity, unit_price_minor, line_total_minor)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+             SELECT $1, $2, $3, $4, $5, $6
+             WHERE NOT EXISTS (SELECT 1 FROM order_facts WHERE order_id = $1 AND version > 0)
+             ON CONFLICT DO NOTHING",
         )
         .bind(order_id)
         .bind(&line.line_id)
@@ -121,6 +133,85 @@ pub async fn upsert_lines(
         .await?;
     }
     Ok(())
+}
+
+/// Applies an order update of `version`: the order's total, units and line count become
+/// `h`'s, its lines `lines` (`None`: the event said nothing about them, they stay), and, when
+/// `h` names a country (the update changed the address), its country and region; the order
+/// number and customer fill blanks. Only over an older version — the row of an order whose
+/// other events have not arrived yet is created, so they find the update there. Returns
+/// whether it applied.
+pub async fn apply_update(
+    tx: &mut PgConnection,
+    h: &Header,
+    version: i64,
+    lines: Option<&[Line]>,
+) -> Result<bool, sqlx::Error> {
+    let applied: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO order_facts AS o (order_id, order_number, customer_id, country_code, region,
+             currency_code, total_minor, units, line_count, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (order_id) DO UPDATE SET
+             order_number = COALESCE(NULLIF(o.order_number, ''), EXCLUDED.order_number),
+             customer_id = COALESCE(NULLIF(o.customer_id, ''), EXCLUDED.customer_id),
+             country_code = COALESCE(NULLIF(EXCLUDED.country_code, ''), o.country_code),
+             region = CASE WHEN EXCLUDED.country_code <> '' THEN EXCLUDED.region ELSE o.region END,
+             currency_code = COALESCE(NULLIF(EXCLUDED.currency_code, ''), o.currency_code),
+             total_minor = CASE WHEN EXCLUDED.currency_code <> '' THEN EXCLUDED.total_minor
+                 ELSE o.total_minor END,
+             units = CASE WHEN $11 THEN EXCLUDED.units ELSE o.units END,
+             line_count = CASE WHEN $11 THEN EXCLUDED.line_count ELSE o.line_count END,
+             version = EXCLUDED.version
+         WHERE o.version < EXCLUDED.version
+         RETURNING true",
+    )
+    .bind(&h.order_id)
+    .bind(&h.order_number)
+    .bind(&h.customer_id)
+    .bind(&h.country_code)
+    .bind(&h.region)
+    .bind(&h.currency_code)
+    .bind(h.total_minor)
+    .bind(h.units)
+    .bind(h.line_count)
+    .bind(version)
+    .bind(lines.is_some())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if applied.is_none() {
+        return Ok(false);
+    }
+    let Some(lines) = lines else {
+        return Ok(true);
+    };
+    let kept: Vec<&str> = lines.iter().map(|l| l.line_id.as_str()).collect();
+    sqlx::query("DELETE FROM order_lines WHERE order_id = $1 AND NOT (line_id = ANY($2))")
+        .bind(&h.order_id)
+        .bind(&kept)
+        .execute(&mut *tx)
+        .await?;
+    for line in lines {
+        sqlx::query(
+            "INSERT INTO order_lines AS l (order_id, line_id, sku, quantity, unit_price_minor,
+                 line_total_minor)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (order_id, line_id) DO UPDATE SET sku = EXCLUDED.sku,
+                 quantity = EXCLUDED.quantity, unit_price_minor = EXCLUDED.unit_price_minor,
+                 line_total_minor = EXCLUDED.line_total_minor
+             WHERE (l.sku, l.quantity, l.unit_price_minor, l.line_total_minor) IS DISTINCT FROM
+                   (EXCLUDED.sku, EXCLUDED.quantity, EXCLUDED.unit_price_minor,
+                    EXCLUDED.line_total_minor)",
+        )
+        .bind(&h.order_id)
+        .bind(&line.line_id)
+        .bind(&line.sku)
+        .bind(line.quantity)
+        .bind(line.unit_price_minor)
+        .bind(line.line_total_minor)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(true)
 }
 
 /// Sets one milestone of an order (the earliest time wins). `column` is one of the fixed

@@ -402,7 +402,7 @@ async fn a_known_week_gives_known_kpis_and_a_rebuild_reproduces_them() {
     assert_eq!(ask(&app).await, answers);
 }
 
-async fn stale_hours(app: &TestApp) -> i64 {
+pub async fn stale_hours(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(DISTINCT hour) FROM rollup_stale")
         .fetch_one(&app.analytics.pool)
         .await
@@ -410,7 +410,7 @@ async fn stale_hours(app: &TestApp) -> i64 {
 }
 
 /// Recomputes every stale rollup bucket (waiting out the service's own refresher).
-async fn refresh_rollups(app: &TestApp) {
+pub async fn refresh_rollups(app: &TestApp) {
     let pool = &app.analytics.pool;
     for _ in 0..100 {
         analytics::store::rollup::refresh_all(pool).await.unwrap();

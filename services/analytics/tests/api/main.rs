@@ -12,6 +12,7 @@ mod cohorts;
 mod duplicates;
 mod export;
 mod kpis;
+mod order_updates;
 mod privacy;
 mod report;
 mod validation;

@@ -37,6 +37,9 @@ use Topic::{DeliveryUpdates, FeedbackRequests, OrderUpdates, PaymentUpdates, Ret
 pub const ORDER_RECEIVED: Message = customer("order.received", OrderUpdates, false, false);
 pub const ORDER_CONFIRMED: Message = customer("order.confirmed", OrderUpdates, false, false);
 pub const ORDER_CANCELLED: Message = customer("order.cancelled", OrderUpdates, false, false);
+/// An applied order update (lines, address or contact), asked for by the customer or on their
+/// behalf: a confirmation like the order's own, muted with it.
+pub const ORDER_UPDATED: Message = customer("order.updated", OrderUpdates, false, false);
 pub const PAYMENT_DECLINED: Message = customer("payment.declined", PaymentUpdates, false, false);
 /// Bank transfer instructions: the order waits for the money, against a deadline.
 pub const PAYMENT_PENDING: Message = customer("payment.pending", PaymentUpdates, true, true);
@@ -63,10 +66,11 @@ pub const STAFF_DEAD_LETTER: Message = staff("staff.dead_letter");
 pub const STAFF_SLA_BREACHED: Message = staff("staff.sla_breached");
 
 /// Every message, for the check that each has a template in every locale.
-pub const ALL: [Message; 18] = [
+pub const ALL: [Message; 19] = [
     ORDER_RECEIVED,
     ORDER_CONFIRMED,
     ORDER_CANCELLED,
+    ORDER_UPDATED,
     PAYMENT_DECLINED,
     PAYMENT_PENDING,
     PAYMENT_REFUNDED,

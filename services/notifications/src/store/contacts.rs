@@ -1,7 +1,10 @@
 //! The customer's contact per order, kept from the events that carry it (placed, confirmed,
-//! cancelled, held, ready for pickup, return approved, survey invited) for those that only name
-//! the order (payments, fulfillment, shipping). A later event with a field left empty does not
-//! erase what an earlier one said.
+//! updated, cancelled, held, ready for pickup, return approved, survey invited) for those that
+//! only name the order (payments, fulfillment, shipping). A later event with a field left empty
+//! does not erase what an earlier one said.
+//!
+//! An order update may change the contact and the shipping address: what its message named
+//! besides the current contact is kept by [`keep_update_details`], for erasure.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -56,4 +59,26 @@ pub async fn get(
     .bind(order_id)
     .fetch_optional(conn)
     .await
+}
+
+/// Keeps the contact an update replaced and the address it set (`details`, contact and
+/// address objects), once per update event.
+pub async fn keep_update_details(
+    conn: &mut PgConnection,
+    order_id: &str,
+    source_event_id: &str,
+    details: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_update_contacts (order_id, source_event_id, details, recorded_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(source_event_id)
+    .bind(details)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod customers;
 mod delivery;
 mod fakes;
 mod harness;
+mod order_updates;
 mod preferences;
 mod privacy;
 mod staff;
