@@ -128,8 +128,8 @@ events! {
     crate::inventory::StockReserved => "inventory.reservation.reserved" by reservation_id, as "ordercycle.inventory.v1.StockReserved", to ["orders"];
     crate::inventory::StockShortage => "inventory.reservation.shortage" by reservation_id, as "ordercycle.inventory.v1.StockShortage", to ["orders"];
     crate::inventory::ReservationExpired => "inventory.reservation.expired" by reservation_id, as "ordercycle.inventory.v1.ReservationExpired", to ["orders"];
-    crate::inventory::ReservationAmended => "inventory.reservation.amended" by reservation_id, as "ordercycle.inventory.v1.ReservationAmended", to ["orders"];
-    crate::inventory::ReservationAmendRefused => "inventory.reservation.amend_refused" by reservation_id, as "ordercycle.inventory.v1.ReservationAmendRefused", to ["orders"];
+    crate::inventory::ReservationAmended => "inventory.reservation.amended" by reservation_id, as "ordercycle.inventory.v1.ReservationAmended", to ["orders", "analytics"];
+    crate::inventory::ReservationAmendRefused => "inventory.reservation.amend_refused" by reservation_id, as "ordercycle.inventory.v1.ReservationAmendRefused", to ["orders", "analytics"];
     crate::inventory::ItemUpserted => "inventory.item.upserted" by sku, as "ordercycle.inventory.v1.ItemUpserted", to ["orders"];
     crate::inventory::StockLow => "inventory.stock.low" by sku, as "ordercycle.inventory.v1.StockLow", to ["notifications", "analytics"];
     crate::payments::RiskAssessed => "payments.risk.assessed" by order_id, as "ordercycle.payments.v1.RiskAssessed", to ["orders"];
@@ -139,8 +139,8 @@ events! {
     crate::payments::PaymentCaptured => "payments.payment.captured" by payment_id, as "ordercycle.payments.v1.PaymentCaptured", to ["orders", "notifications", "analytics"];
     crate::payments::PaymentVoided => "payments.payment.voided" by payment_id, as "ordercycle.payments.v1.PaymentVoided", to ["orders", "notifications", "analytics"];
     crate::payments::PaymentRefunded => "payments.payment.refunded" by payment_id, as "ordercycle.payments.v1.PaymentRefunded", to ["orders", "notifications", "analytics"];
-    crate::payments::PaymentAmended => "payments.payment.amended" by payment_id, as "ordercycle.payments.v1.PaymentAmended", to ["orders"];
-    crate::payments::PaymentAmendDeclined => "payments.payment.amend_declined" by payment_id, as "ordercycle.payments.v1.PaymentAmendDeclined", to ["orders"];
+    crate::payments::PaymentAmended => "payments.payment.amended" by payment_id, as "ordercycle.payments.v1.PaymentAmended", to ["orders", "analytics"];
+    crate::payments::PaymentAmendDeclined => "payments.payment.amend_declined" by payment_id, as "ordercycle.payments.v1.PaymentAmendDeclined", to ["orders", "analytics"];
     crate::payments::OrderSettled => "payments.order.settled" by order_id, as "ordercycle.payments.v1.OrderSettled", to ["orders"];
     crate::payments::InstallmentMissed => "payments.installment.missed" by plan_id, as "ordercycle.payments.v1.InstallmentMissed", to ["notifications", "analytics"];
     crate::fulfillment::FulfillmentCreated => "fulfillment.fulfillment.created" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCreated", to ["orders", "notifications", "analytics"];
@@ -151,8 +151,8 @@ events! {
     crate::fulfillment::FulfillmentReadyForPickup => "fulfillment.fulfillment.ready_for_pickup" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentReadyForPickup", to ["orders", "notifications", "analytics"];
     crate::fulfillment::FulfillmentPickedUp => "fulfillment.fulfillment.picked_up" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentPickedUp", to ["orders", "notifications", "analytics"];
     crate::fulfillment::FulfillmentCancelled => "fulfillment.fulfillment.cancelled" by fulfillment_id, as "ordercycle.fulfillment.v1.FulfillmentCancelled", to ["orders", "notifications", "analytics"];
-    crate::fulfillment::FulfillmentAmended => "fulfillment.order.amended" by order_id, as "ordercycle.fulfillment.v1.FulfillmentAmended", to ["orders"];
-    crate::fulfillment::FulfillmentAmendRefused => "fulfillment.order.amend_refused" by order_id, as "ordercycle.fulfillment.v1.FulfillmentAmendRefused", to ["orders"];
+    crate::fulfillment::FulfillmentAmended => "fulfillment.order.amended" by order_id, as "ordercycle.fulfillment.v1.FulfillmentAmended", to ["orders", "analytics"];
+    crate::fulfillment::FulfillmentAmendRefused => "fulfillment.order.amend_refused" by order_id, as "ordercycle.fulfillment.v1.FulfillmentAmendRefused", to ["orders", "analytics"];
     crate::fulfillment::ReturnReceived => "fulfillment.return.received" by return_id, as "ordercycle.fulfillment.v1.ReturnReceived", to ["orders"];
     crate::fulfillment::ReturnInspected => "fulfillment.return.inspected" by return_id, as "ordercycle.fulfillment.v1.ReturnInspected", to ["orders"];
     crate::shipping::ShipmentCreated => "shipping.shipment.created" by shipment_id, as "ordercycle.shipping.v1.ShipmentCreated", to ["orders", "notifications", "analytics"];
