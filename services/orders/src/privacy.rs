@@ -6,7 +6,7 @@
 //! checkout — guests have no customer id), their names, contacts and addresses are replaced with
 //! pseudonyms wherever orders keeps them ([`PERSONAL_DATA`]: the order's customer and addresses,
 //! the invoice request, timeline notes, problem reports, returns, discount redemptions, invoices
-//! and credit notes, and the payloads of its own outbox, published or not), the request is recorded in `erasure_requests`, and
+//! and credit notes, order updates, and the payloads of its own outbox, published or not), the request is recorded in `erasure_requests`, and
 //! `CustomerDataErased` is written to the outbox for the other services. The event carries order
 //! ids, the customer id and fingerprints, never the e-mail or phone (see `messaging::privacy`).
 //!
@@ -39,6 +39,12 @@ pub const PERSONAL_DATA: PersonalData = PersonalData {
         // (a person's, on a personal invoice), replaced like names.
         "SELECT jsonb_build_object('email', buyer_invoice_email, 'name', buyer_invoice_title,
              'recipient', buyer_tax_id) FROM orders WHERE id::text = ANY($1)",
+        // Contacts and addresses updates set and replaced: the ones no longer on the order live
+        // on in earlier events and in other services' copies.
+        "SELECT v.value FROM order_updates,
+             LATERAL (VALUES (applied->'customer'), (applied->'address'),
+                             (replaced->'customer'), (replaced->'address')) AS v (value)
+         WHERE order_id::text = ANY($1) AND jsonb_typeof(v.value) = 'object'",
     ],
     tables: &[
         ("orders", "id::text = ANY($1)"),
@@ -54,6 +60,7 @@ pub const PERSONAL_DATA: PersonalData = PersonalData {
         // Invoices and credit notes keep their numbers, lines and amounts (legal records); their
         // buyer's name, address, e-mail, title and tax id are pseudonymised.
         ("invoices", "order_id::text = ANY($1)"),
+        ("order_updates", "order_id::text = ANY($1)"),
     ],
 };
 

@@ -114,6 +114,21 @@ impl Plan {
         }
     }
 
+    /// The contact and shipping address the update replaces.
+    pub fn replaced(&self) -> Applied {
+        Applied {
+            customer: self
+                .customer
+                .is_some()
+                .then(|| self.before.customer.clone()),
+            address: match (&self.address, &self.before.fulfillment) {
+                (Some(_), Fulfillment::Ship { address }) => Some(address.clone()),
+                _ => None,
+            },
+            priced: None,
+        }
+    }
+
     /// One line for the timeline.
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();

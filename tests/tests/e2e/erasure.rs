@@ -14,7 +14,8 @@ use contracts::feedback::{
 use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::privacy_service_client::PrivacyServiceClient;
 use contracts::orders::{
-    EraseCustomerDataRequest, GetErasureRequest, GetOrderRequest, OrderStatus, PlaceOrderRequest,
+    EraseCustomerDataRequest, GetErasureRequest, GetOrderRequest, OrderStatus, OrderUpdate,
+    OrderUpdateState, PlaceOrderRequest,
 };
 
 use crate::cycle::{
@@ -23,12 +24,15 @@ use crate::cycle::{
 };
 use crate::paths::{accept, invited_survey};
 use crate::platform::Platform;
+use crate::updates::{finished, update};
 
 const NAME: &str = "Zoe Quartzfield";
 const EMAIL: &str = "zoe.quartz+erase@example.org";
 const PHONE: &str = "+44 7700 900 123";
 const PHONE_E164: &str = "+447700900123";
 const STREET: &str = "17 Paradox Lane";
+/// Where the customer moves to while the order is in the warehouse.
+const NEW_STREET: &str = "23 Hollowmere Row";
 const CUSTOMER: &str = "cust-erase";
 
 fn distinctive(request_id: &str) -> PlaceOrderRequest {
@@ -70,6 +74,25 @@ async fn an_erased_customer_leaves_no_trace_in_any_database_and_every_figure_sta
     // The whole cycle: placed, shipped, delivered, accepted, completed.
     let order = place(&p, distinctive("erase-card")).await;
     order_in(&p, &order.id, OrderStatus::InFulfillment).await;
+    // The customer moves before the parcel leaves (an update after confirmation): the old
+    // street stays in earlier events and copies, the new one spreads to fulfillment and
+    // shipping — both must go.
+    let mut moved = distinctive("erase-card").shipping_address.unwrap();
+    moved.line1 = NEW_STREET.into();
+    let moving = update(
+        &p,
+        "erase-move",
+        &order.id,
+        OrderUpdate {
+            shipping_address: Some(moved),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        finished(&p, &moving.update_id).await.state(),
+        OrderUpdateState::Applied
+    );
     ship_pending(&p, &order.id, "erase").await;
     order_in(&p, &order.id, OrderStatus::Delivered).await;
     accept(&p, &order.id).await;
@@ -149,7 +172,7 @@ async fn an_erased_customer_leaves_no_trace_in_any_database_and_every_figure_sta
     })
     .await;
 
-    let needles = [EMAIL, PHONE, PHONE_E164, NAME, STREET];
+    let needles = [EMAIL, PHONE, PHONE_E164, NAME, STREET, NEW_STREET];
     let before = traces_everywhere(&p, &needles).await;
     for service in [
         "orders",

@@ -68,7 +68,7 @@ async fn cups_available(p: &Platform) -> Option<(i32, i32, i32)> {
         .map(|l| (l.on_hand, l.reserved, l.available))
 }
 
-async fn update(
+pub(crate) async fn update(
     p: &Platform,
     request_id: &str,
     order_id: &str,
@@ -92,7 +92,7 @@ async fn update(
 }
 
 /// Waits until the update has ended (applied or refused).
-async fn finished(p: &Platform, update_id: &str) -> OrderUpdateRecord {
+pub(crate) async fn finished(p: &Platform, update_id: &str) -> OrderUpdateRecord {
     let orders = OrderUpdateServiceClient::new(p.service("orders").channel().await);
     testkit::eventually(&format!("update {update_id} to end"), || {
         let mut orders = orders.clone();

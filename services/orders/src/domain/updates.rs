@@ -7,10 +7,11 @@
 //! |---|---|---|---|
 //! | PENDING, ON_HOLD | at once | at once | at once: nothing is reserved or paid yet |
 //! | AWAITING_STOCK, AWAITING_PAYMENT | at once | at once if the total stays the same | no: wait for confirmation |
-//! | CONFIRMED, IN_FULFILLMENT, nothing shipped | at once | with the other services | with the other services |
+//! | CONFIRMED, IN_FULFILLMENT, nothing shipped | with fulfillment | with the other services | with the other services |
 //! | anything later, or final | no | no | no |
 //!
-//! "With the other services" is the update saga ([`Step`]): inventory reserves added units,
+//! "With the other services" is the update saga ([`Step`]), from confirmation on, when
+//! fulfillment holds a copy of the order's lines, address and contact: inventory reserves added units,
 //! payments covers a higher total, fulfillment takes the new lines and address if picking has
 //! not started (the point of no return); then orders applies the update and gives back what it
 //! no longer needs (released units, the voided or refunded difference). While stock or payment
@@ -83,7 +84,7 @@ pub fn allowed(
              are being requested for the old one; try again once it is confirmed"
         ));
     }
-    if !confirmed || !(parts.lines || parts.address) {
+    if !confirmed {
         return Ok(Route::AtOnce);
     }
     match method {
@@ -378,6 +379,16 @@ mod tests {
         );
         assert_eq!(
             ok(allowed(OrderStatus::InFulfillment, false, card, contact, 0)),
+            Route::Saga
+        );
+        assert_eq!(
+            ok(allowed(
+                OrderStatus::AwaitingPayment,
+                false,
+                card,
+                contact,
+                0
+            )),
             Route::AtOnce
         );
         assert!(allowed(OrderStatus::InFulfillment, true, card, contact, 0).is_err());

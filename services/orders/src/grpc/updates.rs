@@ -218,6 +218,7 @@ impl OrderUpdateService for OrderUpdateApi {
                 },
                 step: step.map(Step::as_str),
                 applied: &applied,
+                replaced: &plan.replaced(),
                 released_units: &released,
                 kept_units: &kept,
                 now,

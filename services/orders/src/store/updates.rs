@@ -152,6 +152,8 @@ pub struct NewUpdate<'a> {
     pub state: &'a str,
     pub step: Option<&'a str>,
     pub applied: &'a Applied,
+    /// The contact and address the update replaces (for erasure).
+    pub replaced: &'a Applied,
     pub released_units: &'a [Allocation],
     pub kept_units: &'a [Allocation],
     pub now: DateTime<Utc>,
@@ -164,9 +166,9 @@ pub async fn insert(conn: &mut PgConnection, u: &NewUpdate<'_>) -> Result<bool, 
         "INSERT INTO order_updates (id, order_id, request_id, request_hash, actor_id, actor_type,
              reason, summary, version, currency, total_before_minor, total_after_minor,
              stock_changes, created_at, state, step, applied, lines_changed, address_changed,
-             contact_changed, released_units, kept_units, finished_at)
+             contact_changed, released_units, kept_units, finished_at, replaced)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $23)
+             $18, $19, $20, $21, $22, $23, $24)
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(u.id)
@@ -192,6 +194,7 @@ pub async fn insert(conn: &mut PgConnection, u: &NewUpdate<'_>) -> Result<bool, 
     .bind(Json(u.released_units))
     .bind(Json(u.kept_units))
     .bind(finished)
+    .bind(Json(u.replaced))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

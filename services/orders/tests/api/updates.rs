@@ -251,7 +251,7 @@ async fn a_confirmed_order_changes_its_lines_once_inventory_and_fulfillment_agre
     let app = TestApp::start().await;
     let order = app.confirmed(valid_request("upd-confirmed")).await;
     app.fulfillment_created(&order).await;
-    // A new contact needs nobody else: applied at once.
+    // A new contact: fulfillment keeps a copy (packing slips, pickup), so it is asked first.
     let contact = OrderUpdate {
         contact: Some(OrderContact {
             name: "Mei Lin-Park".into(),
@@ -263,11 +263,37 @@ async fn a_confirmed_order_changes_its_lines_once_inventory_and_fulfillment_agre
     let done = update(&app, "upd-contact", &order.id, contact, None)
         .await
         .unwrap();
-    assert_eq!(done.state(), OrderUpdateState::Applied);
+    assert_eq!(done.state(), OrderUpdateState::InProgress);
+    let asked: Vec<FulfillmentAmendRequested> =
+        outbox(&app, "orders.fulfillment.amend_requested").await;
     assert_eq!(
-        done.order.unwrap().customer.unwrap().email,
+        asked[0].customer.as_ref().unwrap().email,
         "mei.park@example.com"
     );
+    assert_eq!(
+        held(&asked[0].allocations),
+        [("L1".into(), 2), ("L2".into(), 1)]
+    );
+    app.publish(
+        "fulfillment",
+        &FulfillmentAmended {
+            order_id: order.id.clone(),
+            update_id: done.update_id.clone(),
+            fulfillment_ids: vec![fulfillment_id(&order)],
+            amended_at: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        record(&app, &done.update_id).await.state(),
+        OrderUpdateState::Applied
+    );
+    assert_eq!(
+        app.order(&order.id).await.customer.unwrap().email,
+        "mei.park@example.com"
+    );
+    assert_eq!(outbox_count::<ReservationReleaseRequested>(&app).await, 0);
+    assert_eq!(outbox_count::<PaymentAmendRequested>(&app).await, 0);
 
     // L1 2 → 1, L2 cancelled, 3 × SPOON-003 added: 33.99 → 20.00.
     let started = update(&app, "upd-lines", &order.id, line_edit(), None)
@@ -316,7 +342,8 @@ async fn a_confirmed_order_changes_its_lines_once_inventory_and_fulfillment_agre
     assert_eq!(outbox_count::<PaymentAmendRequested>(&app).await, 0);
     let asked: Vec<FulfillmentAmendRequested> =
         outbox(&app, "orders.fulfillment.amend_requested").await;
-    assert_eq!(asked.len(), 1);
+    assert_eq!(asked.len(), 2);
+    let asked = &asked[1..];
     assert_eq!(
         held(&asked[0].allocations),
         [("L1".into(), 1), ("L3".into(), 3)]
