@@ -10,6 +10,7 @@
 //! on request or after the retention period and tells every service.
 
 pub mod app;
+pub mod catalog;
 pub mod config;
 pub mod convert;
 pub mod domain;

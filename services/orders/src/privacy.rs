@@ -191,6 +191,15 @@ async fn orders_of(
                    regexp_replace(customer->>'phone', '[^0-9]', '', 'g'),
                    regexp_replace(COALESCE(shipping_address->>'phone', ''), '[^0-9]', '', 'g'),
                    regexp_replace(COALESCE(billing_address->>'phone', ''), '[^0-9]', '', 'g')))
+            -- A contact or address an update replaced (or set, then replaced again).
+            OR EXISTS (
+                SELECT 1 FROM order_updates u,
+                    LATERAL (VALUES (u.applied->'customer'), (u.replaced->'customer'),
+                                    (u.applied->'address'), (u.replaced->'address')) AS v (c)
+                WHERE u.order_id = orders.id AND jsonb_typeof(v.c) = 'object'
+                  AND (($2 <> '' AND lower(v.c->>'email') = $2)
+                       OR ($3 <> '' AND $3 = regexp_replace(COALESCE(v.c->>'phone', ''),
+                                                           '[^0-9]', '', 'g'))))
          ORDER BY created_at",
     )
     .bind(&subject.customer_id)

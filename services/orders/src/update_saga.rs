@@ -116,10 +116,25 @@ pub async fn answer(
     let waiting = run.update.state == IN_PROGRESS && at.is_some() && at == answer.step();
     if !waiting {
         // A duplicate, a compensation's answer, or an answer after the update ended. Units
-        // reserved for an update that is no longer waiting for them go back.
-        if let (Answer::StockAdded(units), false) = (&answer, run.update.state == IN_PROGRESS) {
-            run.release(tx, units, "units reserved after the update ended released")
+        // reserved for an update refused meanwhile go back (never for an applied one: its
+        // units are the order's).
+        match (&answer, run.update.state.as_str()) {
+            (Answer::StockAdded(units), REFUSED) => {
+                run.release(tx, units, "units reserved after the update ended released")
+                    .await?;
+            }
+            (Answer::Refused(Step::Payment, why), APPLIED) => {
+                // The give-back of a lower total was declined: the hold stays above the total.
+                tracing::warn!(%update_id, why, "payments kept the difference of an applied update");
+                run.note(
+                    tx,
+                    "orders.update.payment_not_released",
+                    format!("update: payments did not release the difference: {why}"),
+                    None,
+                )
                 .await?;
+            }
+            _ => {}
         }
         tracing::info!(%update_id, state = %run.update.state, ?answer, "answer not awaited");
         return Ok(());
@@ -131,7 +146,11 @@ pub async fn answer(
         let why = format!("{} refused: {why}", step_service(*step));
         return run.refuse(tx, &why).await;
     }
-    if let Some(why) = run.moved_on() {
+    // Once fulfillment took the update it is applied whatever happened since (the warehouse
+    // works the new lines) — unless the order ended, in which case its cancellation stopped
+    // the warehouse and released what the order held, and only the added units remain.
+    let pivot_done = at == Some(Step::Fulfillment);
+    if let Some(why) = run.moved_on(pivot_done) {
         return run.refuse(tx, &why).await;
     }
     let adds = run.update.stock_changes.0.iter().any(|c| c.quantity > 0);
@@ -209,12 +228,20 @@ impl<'a> Run<'a> {
         self.update.total_after_minor > self.update.total_before_minor
     }
 
-    /// Why the update can no longer be applied, if the order moved on while it ran.
-    fn moved_on(&self) -> Option<String> {
+    /// Why the update can no longer be applied, if the order moved on while it ran (after
+    /// fulfillment's yes only an ended order stops it).
+    fn moved_on(&self, pivot_done: bool) -> Option<String> {
         let status = self.order.status;
-        if self.row.shipped_any
-            || !matches!(status, OrderStatus::Confirmed | OrderStatus::InFulfillment)
-        {
+        let gone = if pivot_done {
+            matches!(
+                status,
+                OrderStatus::Cancelled | OrderStatus::Rejected | OrderStatus::Completed
+            )
+        } else {
+            self.row.shipped_any
+                || !matches!(status, OrderStatus::Confirmed | OrderStatus::InFulfillment)
+        };
+        if gone {
             return Some(format!(
                 "the order became {} meanwhile",
                 status.as_str().to_lowercase().replace('_', " ")

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use runtime::grpc::FieldViolations;
 use sqlx::PgConnection;
 
+use crate::catalog;
 use crate::domain::pricing::{Adjustment, Breakdown, TaxMode};
 use crate::domain::updates::{self, EditedLine, Parts, Route, StockChange};
 use crate::domain::{
@@ -306,6 +307,7 @@ pub async fn plan(
     order: &Order,
     shipped_any: bool,
     update: &Update,
+    catalog_check: bool,
     now: DateTime<Utc>,
 ) -> Result<Plan, Error> {
     let mut after = order.clone();
@@ -359,16 +361,19 @@ pub async fn plan(
     if parts.lines || parts.address {
         let (edited, moves) = if parts.lines {
             let mut added = update.add_lines.clone();
-            fill_from_catalog(conn, &mut added).await?;
-            updates::edit_lines(&order.lines, &update.line_changes, added).map_err(|refused| {
-                let mut v = FieldViolations::new();
-                for (field, why) in refused {
-                    v.add(field, why);
-                }
-                Error::InvalidArgument(v)
-            })?
+            catalog::apply(conn, &mut added, catalog_check, "update.add_lines").await?;
+            let used = store::updates::highest_line_number(conn, order.id).await?;
+            updates::edit_lines(&order.lines, &update.line_changes, added, used).map_err(
+                |refused| {
+                    let mut v = FieldViolations::new();
+                    for (field, why) in refused {
+                        v.add(field, why);
+                    }
+                    Error::InvalidArgument(v)
+                },
+            )?
         } else {
-            let same = updates::edit_lines(&order.lines, &[], Vec::new()).map_err(|_| {
+            let same = updates::edit_lines(&order.lines, &[], Vec::new(), 0).map_err(|_| {
                 Error::FailedPrecondition("the order's lines cannot be priced again".into())
             })?;
             (same.0, Vec::new())
@@ -471,48 +476,6 @@ fn codes_of(order: &Order) -> Vec<String> {
         }
     }
     codes
-}
-
-/// Added lines take the catalog's name, category and weight, and must carry its price.
-async fn fill_from_catalog(conn: &mut PgConnection, lines: &mut [NewLine]) -> Result<(), Error> {
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let items = store::catalog::get_many(conn, &skus).await?;
-    let mut v = FieldViolations::new();
-    for (i, line) in lines.iter_mut().enumerate() {
-        let Some(item) = items.iter().find(|it| it.sku == line.sku.as_str()) else {
-            continue;
-        };
-        if !item.active {
-            v.add(
-                format!("update.add_lines[{i}].sku"),
-                format!("{} is not for sale", item.sku),
-            );
-            continue;
-        }
-        if item.currency == line.unit_price.currency.as_str()
-            && item.unit_price_minor != line.unit_price.minor
-        {
-            v.add(
-                format!("update.add_lines[{i}].unit_price"),
-                format!(
-                    "must equal the catalog price {} {}",
-                    item.unit_price_minor, item.currency
-                ),
-            );
-        }
-        line.name.clone_from(&item.name);
-        if !item.category.is_empty() {
-            line.category.clone_from(&item.category);
-        }
-        if item.weight_grams > 0 {
-            line.weight_grams = u32::try_from(item.weight_grams).unwrap_or(0);
-        }
-    }
-    if v.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(v))
-    }
 }
 
 #[cfg(test)]

@@ -168,11 +168,14 @@ pub type Refusal = (String, String);
 
 /// The lines after `changes` ((line id, new quantity), 0 cancels) and `added`, with the
 /// stock each takes or gives back. Lines keep their ids; added lines get the ids after the
-/// highest `L<n>`. Refused: an unknown or repeated line id, or an update that leaves no line.
+/// highest `L<n>` the order ever had (`used`: cancelled lines are gone from `lines`, but their
+/// ids live on in other services' records, so they are never given again). Refused: an unknown
+/// or repeated line id, or an update that leaves no line.
 pub fn edit_lines(
     lines: &[OrderLine],
     changes: &[(String, i32)],
     added: Vec<NewLine>,
+    used: u32,
 ) -> Result<(Vec<EditedLine>, Vec<StockChange>), Vec<Refusal>> {
     let mut refused = Vec::new();
     for (i, (line_id, quantity)) in changes.iter().enumerate() {
@@ -239,7 +242,8 @@ pub fn edit_lines(
         .iter()
         .filter_map(|l| l.line_id.strip_prefix('L')?.parse::<u32>().ok())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(used);
     for line in added {
         next += 1;
         let line_id = format!("L{next}");
@@ -303,6 +307,7 @@ mod tests {
             &lines,
             &[("L1".into(), 1), ("L2".into(), 0)],
             vec![new_line("C", 2)],
+            0,
         )
         .unwrap();
         let ids: Vec<&str> = edited.iter().map(|e| e.line_id.as_str()).collect();
@@ -316,12 +321,21 @@ mod tests {
     }
 
     #[test]
+    fn a_line_added_after_one_was_cancelled_never_takes_its_id() {
+        let lines = [line("L1", "A", 3)];
+        let (edited, stock) = edit_lines(&lines, &[], vec![new_line("C", 1)], 2).unwrap();
+        assert_eq!(edited[1].line_id, "L3");
+        assert_eq!(stock[0].line_id, "L3");
+    }
+
+    #[test]
     fn unknown_repeated_and_out_of_range_changes_are_named() {
         let lines = [line("L1", "A", 3)];
         let refused = edit_lines(
             &lines,
             &[("L9".into(), 1), ("L1".into(), -1), ("L1".into(), 2)],
             Vec::new(),
+            0,
         )
         .unwrap_err();
         let fields: Vec<&str> = refused.iter().map(|(f, _)| f.as_str()).collect();
@@ -333,7 +347,7 @@ mod tests {
                 "update.line_changes[2].line_id"
             ]
         );
-        let empty = edit_lines(&lines, &[("L1".into(), 0)], Vec::new()).unwrap_err();
+        let empty = edit_lines(&lines, &[("L1".into(), 0)], Vec::new(), 0).unwrap_err();
         assert_eq!(empty[0].0, "update.line_changes");
     }
 

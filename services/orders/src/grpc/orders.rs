@@ -13,9 +13,10 @@ use contracts::orders::{self as pb, OrderPlaced};
 use contracts::time::{from_timestamp, to_timestamp};
 
 use super::{page_size, parse_order_id, who};
+use crate::catalog;
 use crate::convert::{invoice_request, invoice_request_pb, order_view_pb, problem_pb};
 use crate::domain::saga::{CancelReason, Input};
-use crate::domain::{Currency, NewOrder, Order, OrderNumber, OrderStatus};
+use crate::domain::{NewOrder, Order, OrderNumber, OrderStatus};
 use crate::error::Error;
 use crate::pricing;
 use crate::store::shipments::{ProblemLine, ProblemRow};
@@ -62,11 +63,8 @@ impl OrdersApi {
         let mut new_order = Self::new_order(actor, request)?;
         let now = self.wf.clock.now();
         let mut conn = self.pool.acquire().await?;
-        if self.wf.config.catalog_check {
-            check_catalog(&mut conn, &mut new_order).await?;
-        } else {
-            fill_from_catalog(&mut conn, &mut new_order).await?;
-        }
+        let checked = self.wf.config.catalog_check;
+        catalog::apply(&mut conn, &mut new_order.lines, checked, "lines").await?;
         pricing::price(&mut conn, &mut new_order, now, pricing::Purpose::Quote).await?;
         Ok(new_order)
     }
@@ -85,11 +83,8 @@ impl OrdersApi {
         {
             return replay(order, &earlier, &request_hash, &new_order.request_id);
         }
-        if self.wf.config.catalog_check {
-            check_catalog(&mut tx, &mut new_order).await?;
-        } else {
-            fill_from_catalog(&mut tx, &mut new_order).await?;
-        }
+        let checked = self.wf.config.catalog_check;
+        catalog::apply(&mut tx, &mut new_order.lines, checked, "lines").await?;
         let redemptions =
             match pricing::price(&mut tx, &mut new_order, now, pricing::Purpose::Place).await {
                 Ok(redemptions) => redemptions,
@@ -249,74 +244,6 @@ fn replay(order: Order, earlier: &[u8], hash: &[u8], request_id: &str) -> Result
             "request_id {request_id} was already used for a different request (order {})",
             order.number
         )))
-    }
-}
-
-/// The catalog's category and unit weight for the lines it knows (without checking the
-/// lines against it): the request's own values stand only where the catalog has none.
-async fn fill_from_catalog(
-    conn: &mut sqlx::PgConnection,
-    order: &mut NewOrder,
-) -> Result<(), Error> {
-    let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
-    let items = store::catalog::get_many(conn, &skus).await?;
-    for line in &mut order.lines {
-        if let Some(item) = items.iter().find(|it| it.sku == line.sku.as_str()) {
-            take_catalog_facts(line, item);
-        }
-    }
-    Ok(())
-}
-
-fn take_catalog_facts(line: &mut crate::domain::NewLine, item: &store::catalog::CatalogItem) {
-    if !item.category.is_empty() {
-        line.category.clone_from(&item.category);
-    }
-    if item.weight_grams > 0 {
-        line.weight_grams = u32::try_from(item.weight_grams).unwrap_or(0);
-    }
-}
-
-/// Every SKU in the catalog and for sale, every price the catalog's (DESIGN step 2).
-async fn check_catalog(conn: &mut sqlx::PgConnection, order: &mut NewOrder) -> Result<(), Error> {
-    let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
-    let items = store::catalog::get_many(conn, &skus).await?;
-    let mut v = FieldViolations::new();
-    for (i, line) in order.lines.iter_mut().enumerate() {
-        let Some(item) = items.iter().find(|it| it.sku == line.sku.as_str()) else {
-            v.add(
-                format!("lines[{i}].sku"),
-                format!("{} is not in the catalog", line.sku.as_str()),
-            );
-            continue;
-        };
-        if !item.active {
-            v.add(
-                format!("lines[{i}].sku"),
-                format!("{} is not for sale", item.sku),
-            );
-            continue;
-        }
-        let catalog_currency = Currency::parse(&item.currency);
-        if catalog_currency != Some(line.unit_price.currency)
-            || item.unit_price_minor != line.unit_price.minor
-        {
-            v.add(
-                format!("lines[{i}].unit_price"),
-                format!(
-                    "must equal the catalog price {} {}",
-                    item.unit_price_minor, item.currency
-                ),
-            );
-            continue;
-        }
-        line.name.clone_from(&item.name);
-        take_catalog_facts(line, item);
-    }
-    if v.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(v))
     }
 }
 

@@ -77,7 +77,8 @@ impl OrderUpdateService for OrderUpdateApi {
             .await
             .map_err(Error::from)?
             .is_some_and(|s| s.shipped_any);
-        let plan = updates::plan(&mut conn, &order, shipped_any, &update, now).await?;
+        let checked = self.orders.wf().config.catalog_check;
+        let plan = updates::plan(&mut conn, &order, shipped_any, &update, checked, now).await?;
         drop(conn);
         let mut view = self.orders.view(plan.after.clone()).await?;
         // The preview shows the order as it would be, with the lines and totals it would have.
@@ -135,6 +136,11 @@ impl OrderUpdateService for OrderUpdateApi {
         let order = self.orders.find(&actor, &id).await?;
 
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let version = store::updates::lock_version(&mut tx, order.id)
+            .await
+            .map_err(Error::from)?;
+        // Under the order's lock: a twin of this request that got the lock first has
+        // committed by now, and is answered as it was.
         if let Some(done) = store::updates::by_request_id(&mut tx, &r.request_id)
             .await
             .map_err(Error::from)?
@@ -142,9 +148,6 @@ impl OrderUpdateService for OrderUpdateApi {
             drop(tx);
             return self.replay(&actor, done, &hash, &r.request_id).await;
         }
-        let version = store::updates::lock_version(&mut tx, order.id)
-            .await
-            .map_err(Error::from)?;
         if let Some(expected) = r.expected_version
             && expected != version
         {
@@ -164,7 +167,8 @@ impl OrderUpdateService for OrderUpdateApi {
             .map_err(Error::from)?
             .is_some_and(|s| s.shipped_any);
         let now = self.orders.wf().clock.now();
-        let plan = updates::plan(&mut tx, &order, shipped_any, &update, now).await?;
+        let checked = self.orders.wf().config.catalog_check;
+        let plan = updates::plan(&mut tx, &order, shipped_any, &update, checked, now).await?;
         if let Some(running) = store::updates::in_progress(&mut tx, order.id)
             .await
             .map_err(Error::from)?

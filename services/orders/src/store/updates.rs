@@ -122,6 +122,22 @@ pub async fn of_order(
     .await
 }
 
+/// The highest `L<n>` any update of the order named (a line cancelled since included).
+pub async fn highest_line_number(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<u32, sqlx::Error> {
+    let n: Option<i64> = sqlx::query_scalar(
+        "SELECT max(substring(c->>'line_id' FROM 2)::bigint)
+         FROM order_updates, jsonb_array_elements(stock_changes) AS c
+         WHERE order_id = $1 AND c->>'line_id' ~ '^L[0-9]{1,9}$'",
+    )
+    .bind(order_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
+}
+
 /// The order's update in progress, if any.
 pub async fn in_progress(
     conn: &mut PgConnection,

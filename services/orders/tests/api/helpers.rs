@@ -19,10 +19,11 @@ use testkit::{RunningService, TestEnv};
 use uuid::Uuid;
 
 /// What inventory has published to orders in these tests: (sku, name, price in EUR cents).
-pub const CATALOG: [(&str, &str, i64); 3] = [
+pub const CATALOG: [(&str, &str, i64); 4] = [
     ("TEA-001", "Longjing green tea 250 g", 1250),
     ("CUP-002", "Celadon tea cup", 899),
     ("POT-003", "Yixing clay teapot", 45_000),
+    ("SPOON-003", "Bamboo tea spoon", 250),
 ];
 use tonic::transport::Channel as GrpcChannel;
 

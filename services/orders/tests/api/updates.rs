@@ -648,3 +648,43 @@ fn line_edit_unknown() -> OrderUpdate {
         ..Default::default()
     }
 }
+
+#[tokio::test]
+async fn once_fulfillment_took_an_update_a_parcel_leaving_meanwhile_does_not_undo_it() {
+    let app = TestApp::start().await;
+    let order = app.confirmed(valid_request("upd-pivot")).await;
+    app.fulfillment_created(&order).await;
+    let fewer = OrderUpdate {
+        line_changes: vec![LineChange {
+            line_id: "L2".into(),
+            quantity: 0,
+        }],
+        ..Default::default()
+    };
+    let started = update(&app, "upd-pivot-1", &order.id, fewer, None)
+        .await
+        .unwrap();
+    // Only fulfillment is asked (no units added, the total goes down).
+    assert_eq!(outbox_count::<ReservationAmendRequested>(&app).await, 0);
+    assert_eq!(outbox_count::<FulfillmentAmendRequested>(&app).await, 1);
+    // The warehouse amended, then handed the tea over before orders heard of the amendment.
+    app.hand_over(&order, "shp-pivot", &[("L1", 2)]).await;
+    app.publish(
+        "fulfillment",
+        &FulfillmentAmended {
+            order_id: order.id.clone(),
+            update_id: started.update_id.clone(),
+            fulfillment_ids: vec![fulfillment_id(&order)],
+            amended_at: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        record(&app, &started.update_id).await.state(),
+        OrderUpdateState::Applied
+    );
+    let after = app.order(&order.id).await;
+    let lines: Vec<&str> = after.lines.iter().map(|l| l.line_id.as_str()).collect();
+    assert_eq!(lines, ["L1"]);
+    assert_eq!(after.total, Some(eur(2500)));
+}
