@@ -483,9 +483,17 @@ impl Step<'_> {
                 Ok(())
             }
             Command::CancelFulfillment => {
+                // While an update runs, fulfillment may have opened a fulfillment orders has
+                // not heard of yet: then every one of the order's is cancelled (empty = all).
+                let fulfillment_ids = if store::updates::in_progress(tx, order.id).await?.is_some()
+                {
+                    Vec::new()
+                } else {
+                    store::shipments::fulfillment_ids(tx, order.id).await?
+                };
                 let event = pb::FulfillmentCancelRequested {
                     order_id: id,
-                    fulfillment_ids: store::shipments::fulfillment_ids(tx, order.id).await?,
+                    fulfillment_ids,
                     reason: self.cancel_reason().into(),
                     requested_at: ts,
                 };
