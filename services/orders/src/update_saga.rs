@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::convert::{address_pb, customer_pb, lines_pb, mode_parts, money_pb};
 use crate::domain::updates::Step;
 use crate::domain::{Fulfillment, Money, Order, OrderStatus, PaymentMethod};
+use crate::invoices;
 use crate::store::saga::{Allocation, SagaRow};
 use crate::store::updates::UpdateRow;
 use crate::store::{self, timeline};
@@ -470,6 +471,23 @@ impl<'a> Run<'a> {
                 };
                 self.emit(tx, &event, format!("update: refund of {lower} requested"))
                     .await?;
+                // The transfer settled the order at confirmation, so it is invoiced: the
+                // refund gets its credit note (the units given back, the amount refunded).
+                let refund = invoices::Refund {
+                    key: format!("update:{}", self.update.id),
+                    reason: "order updated".into(),
+                    lines: invoices::Refunded::Units(
+                        self.update
+                            .stock_changes
+                            .0
+                            .iter()
+                            .filter(|c| c.quantity < 0)
+                            .map(|c| (c.line_id.clone(), -c.quantity))
+                            .collect(),
+                    ),
+                    amount: Some(lower),
+                };
+                invoices::credit(tx, self.order.id, &refund, self.now).await?;
             } else {
                 let event = self.payment_amend(self.update.total_after_minor, false);
                 self.emit(

@@ -2,17 +2,21 @@
 //! units, payments covers the new total, fulfillment takes the new lines and address — or one
 //! of them refuses and the others are put back. Each test asserts every service's state.
 
+use contracts::common::PaymentMethod;
 use contracts::common::{Address, Money};
 use contracts::fulfillment::fulfillment_service_client::FulfillmentServiceClient;
 use contracts::fulfillment::{CreatePickWaveRequest, FulfillmentStatus};
 use contracts::inventory::inventory_service_client::InventoryServiceClient;
 use contracts::inventory::{GetAvailabilityRequest, Item, ReceiveStockRequest, UpsertItemRequest};
+use contracts::orders::invoice_service_client::InvoiceServiceClient;
 use contracts::orders::order_update_service_client::OrderUpdateServiceClient;
 use contracts::orders::{
     GetOrderUpdateRequest, LineChange, NewOrderLine, OrderStatus, OrderUpdate, OrderUpdateRecord,
     OrderUpdateState, UpdateOrderRequest, UpdateOrderResponse,
 };
-use contracts::payments::PaymentStatus;
+use contracts::orders::{InvoiceKind, ListInvoicesRequest};
+use contracts::payments::payment_service_client::PaymentServiceClient;
+use contracts::payments::{ConfirmBankTransferRequest, PaymentStatus};
 use contracts::shipping::TrackingStatus;
 
 use crate::cycle::{
@@ -293,4 +297,87 @@ async fn an_update_the_warehouse_or_the_stock_cannot_take_leaves_every_service_a
     assert_eq!(fulfillments.len(), 1);
     assert_eq!(fulfillments[0].lines[0].quantity, 2);
     assert_ne!(fulfillments[0].status(), FulfillmentStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn a_received_bank_transfer_is_refunded_what_an_update_takes_off_with_a_credit_note() {
+    let p = platform().await;
+    stock(&p, 10).await;
+    let mut request = order_request("upd-e2e-transfer", 2, "");
+    request.payment.as_mut().unwrap().method = PaymentMethod::BankTransfer.into();
+    let order = place(&p, request).await;
+    order_in(&p, &order.id, OrderStatus::AwaitingPayment).await;
+    let pending = testkit::eventually("the transfer instructions", || async {
+        let payment = payment_of(&p, &order.id).await;
+        (payment.status() == PaymentStatus::Pending).then_some(payment)
+    })
+    .await;
+    PaymentServiceClient::new(p.service("payments").channel().await)
+        .confirm_bank_transfer(ConfirmBankTransferRequest {
+            request_id: "upd-e2e-transfer-in".into(),
+            payment_id: pending.id.clone(),
+            amount_received: Some(eur(2 * PRICE)),
+            bank_reference: "BANK-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    order_in(&p, &order.id, OrderStatus::InFulfillment).await;
+
+    // More cannot be collected from a received transfer; less is refunded.
+    let more = UpdateOrderRequest {
+        request_id: "upd-e2e-transfer-more".into(),
+        order_id: order.id.clone(),
+        update: Some(OrderUpdate {
+            line_changes: vec![line("L1", 3)],
+            ..Default::default()
+        }),
+        reason: "customer called".into(),
+        expected_version: None,
+    };
+    let refused = OrderUpdateServiceClient::new(p.service("orders").channel().await)
+        .update_order(more)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let fewer = update(
+        &p,
+        "upd-e2e-transfer-fewer",
+        &order.id,
+        OrderUpdate {
+            line_changes: vec![line("L1", 1)],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(fewer.amount_to_refund, Some(eur(PRICE)));
+    let record = finished(&p, &fewer.update_id).await;
+    assert_eq!(
+        record.state(),
+        OrderUpdateState::Applied,
+        "{}",
+        record.refused_reason
+    );
+    stock_settles_at(&p, BERLIN, (10, 1, 9)).await;
+    testkit::eventually("the difference to be refunded", || async {
+        let payment = payment_of(&p, &order.id).await;
+        (payment.refunded_amount == Some(eur(PRICE))).then_some(())
+    })
+    .await;
+    let documents = InvoiceServiceClient::new(p.service("orders").channel().await)
+        .list_invoices(ListInvoicesRequest {
+            order_id: order.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .invoices;
+    let kinds: Vec<InvoiceKind> = documents.iter().map(|d| d.kind()).collect();
+    assert!(kinds.contains(&InvoiceKind::Invoice), "{kinds:?}");
+    let credit = documents
+        .iter()
+        .find(|d| d.kind() == InvoiceKind::CreditNote)
+        .expect("a credit note for the refund");
+    assert_eq!(credit.total.as_ref().unwrap().amount_minor.abs(), PRICE);
 }
