@@ -11,10 +11,11 @@
 //!   order's invoice exists (a case resolved before payments reports settlement) gets none.
 //! - Numbers come from a counter row per legal entity, kind and year, raised under its lock in
 //!   the issuing transaction ([`store::invoices::next_sequence`]): no gaps, no duplicates.
-//! - [`pdf`] renders a document with [`crate::pdf`]. Helvetica (a standard-14 font, nothing
-//!   embedded) has no CJK glyphs: text outside WinAnsi — a Chinese buyer title, say — is shown
-//!   as Unicode code points (`<U+4E0A><U+6D77>…`) under a line saying so; the invoice record
-//!   (GetInvoice) holds the original text.
+//! - [`pdf`] renders a document with [`crate::pdf`]: Latin text in Helvetica, Chinese — a
+//!   buyer title, an item's name, an address — in STSong-Light (neither embedded), each line's
+//!   tax rate in a "Tax %" column. Characters neither font is sure to have (other scripts,
+//!   emoji) are shown as Unicode code points (`<U+0416>`) under a line saying so; the invoice
+//!   record (GetInvoice) holds the original text.
 
 use chrono::{DateTime, Utc};
 use contracts::money;
@@ -238,9 +239,10 @@ const RIGHT: i32 = 545;
 const ROW: i32 = 14;
 /// Rows stop here; the page number sits below.
 const BOTTOM: i32 = 80;
-/// Right edges of the table's number columns: quantity, unit price, discount, net, tax, amount.
-const COLUMNS: [i32; 6] = [262, 322, 377, 432, 487, RIGHT];
-const DESCRIPTION_WIDTH: i32 = 180;
+/// Right edges of the table's number columns: quantity, unit price, discount, net, tax rate,
+/// tax, amount.
+const COLUMNS: [i32; 7] = [232, 292, 342, 397, 432, 482, RIGHT];
+const DESCRIPTION_WIDTH: i32 = 155;
 
 /// The lines of a party's block.
 fn party_lines(p: &Party) -> Vec<String> {
@@ -282,8 +284,8 @@ fn fit(text: &str, size: u16, width: i32) -> String {
     format!("{cut}...")
 }
 
-/// `text` broken into lines that fit `width` points at `size` (between characters: titles in
-/// scripts without spaces shown as code points run long).
+/// `text` broken into lines that fit `width` points at `size` (between characters: Chinese
+/// titles have no spaces).
 fn wrap(text: &str, size: u16, width: i32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
@@ -299,6 +301,17 @@ fn wrap(text: &str, size: u16, width: i32) -> Vec<String> {
         lines.push(current);
     }
     lines
+}
+
+/// A tax rate as a fapiao prints it: `1300` → `13%`, `725` → `7.25%`, `1250` → `12.5%`.
+fn rate(bps: u32) -> String {
+    let fraction = format!("{:02}", bps % 100);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{}%", bps / 100)
+    } else {
+        format!("{}.{fraction}%", bps / 100)
+    }
 }
 
 /// Pages being filled top to bottom.
@@ -355,11 +368,15 @@ fn table_header(p: &mut Pages, currency: &str) {
         y,
         &format!("Description (amounts in {currency})"),
     );
-    for (right, head) in
-        COLUMNS
-            .iter()
-            .zip(["Qty", "Unit price", "Discount", "Net", "Tax", "Amount"])
-    {
+    for (right, head) in COLUMNS.iter().zip([
+        "Qty",
+        "Unit price",
+        "Discount",
+        "Net",
+        "Tax %",
+        "Tax",
+        "Amount",
+    ]) {
         p.page.text_right(Font::Bold, 9, *right, y, head);
     }
     p.page.rule(LEFT, RIGHT, y - 4);
@@ -439,7 +456,7 @@ pub fn pdf(doc: &Invoice) -> Vec<u8> {
             7,
             LEFT,
             y,
-            "Characters the PDF font lacks are shown as Unicode code points (<U+XXXX>); \
+            "Characters the PDF fonts lack are shown as Unicode code points (<U+XXXX>); \
              the invoice record holds the original text.",
         );
         p.y -= 12;
@@ -469,6 +486,7 @@ pub fn pdf(doc: &Invoice) -> Vec<u8> {
             amount(line.unit_price),
             amount(line.discount),
             amount(line.net()),
+            rate(line.tax_rate_bps),
             amount(line.tax),
             amount(line.gross),
         ];
@@ -537,6 +555,7 @@ mod tests {
             discount: 0,
             tax: 475,
             gross: 2975,
+            tax_rate_bps: 1900,
         };
         Invoice {
             id: Uuid::nil(),
@@ -598,16 +617,47 @@ mod tests {
         let text = String::from_utf8_lossy(&pdf(&sample(2))).into_owned();
         assert!(text.contains("/Count 1"));
         assert!(text.contains("(59.50 EUR) Tj"));
-        assert!(text.contains("<U+4E0A><U+6D77>"));
+        assert!(text.contains("(19%) Tj"));
+    }
+
+    #[test]
+    fn a_fapiao_shows_chinese_in_the_cjk_font_and_each_lines_tax_rate() {
+        let mut doc = sample(2);
+        doc.lines[0].description = "龙井茶 250 g".into();
+        doc.lines[0].tax_rate_bps = 1300;
+        doc.lines[1].tax_rate_bps = 725;
+        let file = pdf(&doc);
+        crate::pdf::tests::assert_well_formed(&file);
+        let text = String::from_utf8_lossy(&file);
+        assert!(text.contains("/Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H"));
+        // The title in one run; the line's name in two, then its SKU.
+        assert!(text.contains("/F3 9 Tf 50 "));
+        assert!(text.contains(" Td <4E0A6D77833653F667099650516C53F8> Tj ET"));
+        assert!(text.contains(r" Td <9F994E958336> Tj /F1 9 Tf ( 250 g \(SKU-1\)) Tj ET"));
+        assert!(!text.contains("U+"), "nothing left as code points");
         assert!(
-            text.contains("<U+516C><U+53F8>"),
-            "the whole title, wrapped"
+            !text.contains("Unicode code points"),
+            "so no note about them"
         );
+        for cell in ["(Tax %) Tj", "(13%) Tj", "(7.25%) Tj"] {
+            assert!(text.contains(cell), "{cell}");
+        }
+        assert_eq!(rate(0), "0%");
+        assert_eq!(rate(1250), "12.5%");
+    }
+
+    #[test]
+    fn characters_neither_font_has_are_code_points_under_a_note() {
+        let mut doc = sample(1);
+        doc.buyer.name = "ООО Чай".into();
+        let text = String::from_utf8_lossy(&pdf(&doc)).into_owned();
+        assert!(text.contains("(<U+041E><U+041E><U+041E> <U+0427><U+0430><U+0439>) Tj"));
+        assert!(text.contains("Unicode code points"));
     }
 
     #[test]
     fn wrapping_keeps_every_character() {
-        let title = "上海茶叶有限公司".repeat(3);
+        let title = "上海茶叶有限公司".repeat(5);
         let lines = wrap(&title, 9, 300);
         assert!(lines.len() > 1);
         assert_eq!(lines.concat(), title);

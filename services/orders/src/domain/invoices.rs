@@ -9,12 +9,22 @@
 //! modes (exclusive: tax added; inclusive: tax contained). The shipping fee is a line of its own
 //! (untaxed, as orders prices it). Σ gross of an invoice is the order's total.
 //!
+//! Each line names its tax rate (a fapiao shows 税率 per line). An item line takes the rate
+//! that priced its order line, kept in the order's tax adjustment for that line
+//! ([`super::pricing::Breakdown::tax_rate_bps`]): the order is priced once more when an update
+//! changes it, and the invoice comes after, so that is the rate the line was charged at —
+//! never today's table, which operators may have changed since. Shipping lines are untaxed
+//! (0 %).
+//!
 //! A credit note names the invoice lines it credits with a weight each (their value) and the
 //! amount refunded. The amount is split across the named lines by largest remainder
 //! ([`super::pricing::allocate`]), each share carrying tax and discount in its line's own
 //! proportion (rounded half up); what the refund exceeds the named lines by (or all of it, if it
-//! names none) is an adjustment line taxed at the invoice's overall ratio. A credit note never
-//! takes more than the invoice has left uncredited. Every amount on a credit note is negative.
+//! names none) is an adjustment line taxed at the invoice's overall ratio, whose rate is the
+//! invoice's effective one (tax over net, rounded half up: a blend when its lines differ, lower
+//! than any when it has untaxed shipping). A credited line keeps its invoice line's rate. A
+//! credit note never takes more than the invoice has left uncredited. Every amount on a credit
+//! note is negative.
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -325,6 +335,8 @@ pub struct Line {
     pub discount: i64,
     pub tax: i64,
     pub gross: i64,
+    /// Basis points: 1300 = 13 %; 0 when untaxed.
+    pub tax_rate_bps: u32,
 }
 
 impl Line {
@@ -406,6 +418,13 @@ fn proportion(amount: i64, part: i64, whole: i64) -> i64 {
     i64::try_from((2 * a * p + w) / (2 * w)).unwrap_or(0)
 }
 
+/// The rate a document's tax comes to over its net, in basis points rounded half up: what an
+/// adjustment taxed at the overall ratio (tax / gross) is taxed at, since tax / (gross − tax)
+/// is then tax / net.
+fn effective_rate_bps(totals: &Totals) -> u32 {
+    u32::try_from(proportion(10_000, totals.tax, totals.net)).unwrap_or(u32::MAX)
+}
+
 /// The lines of the invoice of a settled order: its units not cancelled, and its shipping.
 pub fn invoice_lines(order: &Order) -> Vec<Line> {
     let mut lines = Vec::with_capacity(order.lines.len() + 1);
@@ -431,6 +450,7 @@ pub fn invoice_lines(order: &Order) -> Vec<Line> {
             discount: part(l.priced.discount),
             tax: part(l.priced.tax),
             gross: part(l.priced.charged),
+            tax_rate_bps: order.breakdown.tax_rate_bps(&l.line_id),
         });
     }
     if order.breakdown.shipping > 0 {
@@ -449,6 +469,7 @@ pub fn invoice_lines(order: &Order) -> Vec<Line> {
             discount: 0,
             tax: 0,
             gross: order.breakdown.shipping,
+            tax_rate_bps: 0,
         });
     }
     lines
@@ -530,6 +551,7 @@ pub fn credit_lines(
             discount: -proportion(share, of.discount, of.gross),
             tax: -proportion(share, of.tax, of.gross).min(share),
             gross: -share,
+            tax_rate_bps: of.tax_rate_bps,
         });
     }
     let rest = amount - named.min(amount);
@@ -544,6 +566,7 @@ pub fn credit_lines(
             discount: 0,
             tax: -proportion(rest, invoiced.tax, invoiced.total).min(rest),
             gross: -rest,
+            tax_rate_bps: effective_rate_bps(&invoiced),
         });
     }
     Some(lines)
@@ -570,6 +593,11 @@ mod tests {
             discount: 0,
             tax,
             gross,
+            tax_rate_bps: effective_rate_bps(&Totals {
+                tax,
+                net: gross - tax,
+                ..Totals::default()
+            }),
         }
     }
 
@@ -676,6 +704,27 @@ mod tests {
         let goodwill = credit_lines(&inv, &[], 119, 0, "goodwill").unwrap();
         assert_eq!(goodwill[0].kind, LineKind::Adjustment);
         assert_eq!((goodwill[0].gross, goodwill[0].tax), (-119, -19));
+        assert_eq!(goodwill[0].tax_rate_bps, 1900);
+    }
+
+    #[test]
+    fn credited_lines_keep_their_rate_and_an_adjustment_has_the_invoices_effective_one() {
+        // 13 % and 9 % goods and untaxed shipping: net 1000 + 1000 + 500, tax 130 + 90.
+        let mut inv = invoice(vec![line(1130, 130, 1), line(1090, 90, 1), line(500, 0, 1)]);
+        inv.lines[2].kind = LineKind::Shipping;
+        assert_eq!(
+            inv.lines.iter().map(|l| l.tax_rate_bps).collect::<Vec<_>>(),
+            [1300, 900, 0]
+        );
+        let units = [Credit {
+            line: 1,
+            quantity: 1,
+            value: 1090,
+        }];
+        let lines = credit_lines(&inv, &units, 1500, 0, "goodwill").unwrap();
+        assert_eq!(lines[0].tax_rate_bps, 900);
+        assert_eq!(lines[1].kind, LineKind::Adjustment);
+        assert_eq!(lines[1].tax_rate_bps, 880, "220 / 2500, a blend");
     }
 
     proptest! {

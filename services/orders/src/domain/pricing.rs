@@ -485,6 +485,11 @@ pub struct Adjustment {
     pub line_id: String,
     #[serde(default)]
     pub description: String,
+    /// Tax adjustments: the rate that priced the line, in basis points (what invoices show
+    /// per line); 0 for the other kinds. Breakdowns stored before it existed got it from
+    /// their description in migration `20261229000020_invoice_tax_rates.sql`.
+    #[serde(default)]
+    pub rate_bps: u32,
 }
 
 /// How an order's total is made up, as stored on the order (the lines keep their own share).
@@ -519,6 +524,17 @@ impl Breakdown {
             .saturating_add(self.tax)
     }
 
+    /// The rate that taxed line `line_id`, from its tax adjustment; 0 for an untaxed line.
+    pub fn tax_rate_bps(&self, line_id: &str) -> u32 {
+        self.adjustments
+            .iter()
+            .find(|a| {
+                matches!(a.kind, AdjustmentKind::Tax | AdjustmentKind::IncludedTax)
+                    && a.line_id == line_id
+            })
+            .map_or(0, |a| a.rate_bps)
+    }
+
     /// The stored breakdown of `totals` for `basket`: shipping, then each code as applied, then
     /// tax per line. `line_ids` and `categories` are per basket line.
     pub fn of(
@@ -537,6 +553,7 @@ impl Breakdown {
                 amount_minor: totals.shipping,
                 line_id: String::new(),
                 description: format!("{service_level} shipping, {total_weight_grams} g"),
+                rate_bps: 0,
             });
         }
         let line_id = |i: usize| line_ids.get(i).cloned().unwrap_or_default();
@@ -561,6 +578,7 @@ impl Breakdown {
                 amount_minor: applied.amount,
                 line_id: applied.line.map(line_id).unwrap_or_default(),
                 description: what,
+                rate_bps: 0,
             });
         }
         for (i, (line, figures)) in basket.lines.iter().zip(&totals.lines).enumerate() {
@@ -583,6 +601,7 @@ impl Breakdown {
                 code: category,
                 amount_minor: figures.tax,
                 line_id: line_id(i),
+                rate_bps: line.tax_bps,
             });
         }
         Self {

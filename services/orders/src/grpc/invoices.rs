@@ -117,6 +117,7 @@ pub fn invoice_pb(doc: &Invoice) -> pb::Invoice {
                 net_amount: money(c, l.net()),
                 tax: money(c, l.tax),
                 gross_amount: money(c, l.gross),
+                tax_rate_bps: i32::try_from(l.tax_rate_bps).unwrap_or(i32::MAX),
             })
             .collect(),
         subtotal: money(c, t.subtotal),

@@ -176,9 +176,9 @@ pub async fn insert(
     let text = |f: fn(&Line) -> &str| -> Vec<&str> { invoice.lines.iter().map(f).collect() };
     sqlx::query(
         "INSERT INTO invoice_lines (invoice_id, position, kind, line_id, sku, description,
-             quantity, unit_price_minor, discount_minor, tax_minor, gross_minor)
+             quantity, unit_price_minor, discount_minor, tax_minor, gross_minor, tax_rate_bps)
          SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
-             $7::int[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])",
+             $7::int[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::int[])",
     )
     .bind(invoice.id)
     .bind(&positions)
@@ -197,6 +197,13 @@ pub async fn insert(
     .bind(column(|l| l.discount))
     .bind(column(|l| l.tax))
     .bind(column(|l| l.gross))
+    .bind(
+        invoice
+            .lines
+            .iter()
+            .map(|l| i32::try_from(l.tax_rate_bps).unwrap_or(i32::MAX))
+            .collect::<Vec<i32>>(),
+    )
     .execute(conn)
     .await?;
     Ok(Issued::New)
@@ -254,6 +261,7 @@ struct LineRow {
     discount_minor: i64,
     tax_minor: i64,
     gross_minor: i64,
+    tax_rate_bps: i32,
 }
 
 const SELECT: &str = "SELECT i.id, i.invoice_number, i.kind, i.order_id, i.order_number,
@@ -265,7 +273,7 @@ const SELECT: &str = "SELECT i.id, i.invoice_number, i.kind, i.order_id, i.order
 async fn with_lines(conn: &mut PgConnection, row: InvoiceRow) -> Result<Invoice, StoreError> {
     let lines: Vec<LineRow> = sqlx::query_as(
         "SELECT kind, line_id, sku, description, quantity, unit_price_minor, discount_minor,
-             tax_minor, gross_minor
+             tax_minor, gross_minor, tax_rate_bps
          FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
     )
     .bind(row.id)
@@ -285,6 +293,8 @@ async fn with_lines(conn: &mut PgConnection, row: InvoiceRow) -> Result<Invoice,
                 discount: l.discount_minor,
                 tax: l.tax_minor,
                 gross: l.gross_minor,
+                tax_rate_bps: u32::try_from(l.tax_rate_bps)
+                    .map_err(|_| corrupt("line tax rate"))?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -48,26 +48,17 @@ impl TestApp {
     /// Plays inventory: publishes the catalog and waits until orders has read it.
     pub async fn seed_catalog(&self) {
         for (sku, name, price) in CATALOG {
-            let event = ItemUpserted {
-                sku: sku.into(),
-                item: Some(Item {
+            self.publish_item(
+                Item {
                     sku: sku.into(),
                     name: name.into(),
                     unit_price: Some(eur(price)),
                     active: Some(true),
                     ..Default::default()
-                }),
-                created: true,
-                upserted_at: None,
-            };
-            publish_direct(
-                self.env.jetstream(),
-                &self.env.subjects(),
-                "ordercycle/inventory",
-                &event,
+                },
+                true,
             )
-            .await
-            .unwrap();
+            .await;
         }
         let pool = self.orders.pool.clone();
         testkit::eventually("the catalog read model", || {
@@ -81,6 +72,48 @@ impl TestApp {
             }
         })
         .await;
+    }
+
+    /// Plays inventory changing an item of the catalog (its name, its category…) and waits
+    /// until orders has read the change.
+    pub async fn change_item(&self, item: Item) {
+        let (sku, name, category) = (item.sku.clone(), item.name.clone(), item.category.clone());
+        self.publish_item(item, false).await;
+        let pool = self.orders.pool.clone();
+        testkit::eventually("the changed catalog item", || {
+            let (pool, sku, name, category) =
+                (pool.clone(), sku.clone(), name.clone(), category.clone());
+            async move {
+                let changed: bool = sqlx::query_scalar(
+                    "SELECT name = $2 AND category = $3 FROM catalog_items WHERE sku = $1",
+                )
+                .bind(&sku)
+                .bind(&name)
+                .bind(&category)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+                changed.then_some(())
+            }
+        })
+        .await;
+    }
+
+    async fn publish_item(&self, item: Item, created: bool) {
+        let event = ItemUpserted {
+            sku: item.sku.clone(),
+            item: Some(item),
+            created,
+            upserted_at: None,
+        };
+        publish_direct(
+            self.env.jetstream(),
+            &self.env.subjects(),
+            "ordercycle/inventory",
+            &event,
+        )
+        .await
+        .unwrap();
     }
 
     pub async fn client(&self) -> OrderServiceClient<GrpcChannel> {

@@ -5,13 +5,12 @@
 use contracts::common::{CaseResolution, Channel, PaymentMethod, ProblemKind, ReturnReason};
 use contracts::feedback::{CaseLine, CaseResolved};
 use contracts::fulfillment::InspectionGrade;
+use contracts::inventory::Item;
 use contracts::orders::invoice_service_client::InvoiceServiceClient;
-use contracts::orders::pricing_service_client::PricingServiceClient;
 use contracts::orders::{
     CancelOrderRequest, CancelReason, ConfirmReceiptRequest, GetInvoicePdfRequest,
     GetInvoiceRequest, Invoice, InvoiceKind, InvoiceLineKind, InvoiceRequest, InvoiceType,
     ListInvoicesRequest, Order, OrderStatus, PlaceOrderRequest, ProblemLine, ReportProblemRequest,
-    TaxRate, UpsertTaxRateRequest,
 };
 use futures::future::join_all;
 use orders::domain::invoices::Kind;
@@ -22,24 +21,12 @@ use tonic::transport::Channel as GrpcChannel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
-use crate::helpers::{TestApp, money, valid_request};
+use crate::helpers::{TestApp, eur, money, valid_request};
 use crate::returns::{captured, inspected, line, received, refund, request};
+use crate::totals::tax_rate;
 
 async fn invoices(app: &TestApp) -> InvoiceServiceClient<GrpcChannel> {
     InvoiceServiceClient::new(app.orders.channel().await)
-}
-
-async fn tax_rate(app: &TestApp, country: &str, bps: i32) {
-    PricingServiceClient::new(app.orders.channel().await)
-        .upsert_tax_rate(UpsertTaxRateRequest {
-            tax_rate: Some(TaxRate {
-                country_code: country.into(),
-                rate_bps: bps,
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
 }
 
 async fn get(app: &TestApp, id: &str) -> Result<Invoice, Status> {
@@ -93,10 +80,12 @@ async fn rows(app: &TestApp, order: &Order, kind: &str) -> i64 {
         .unwrap()
 }
 
-/// The text a PDF shows, one string per text-showing operator, read straight from the file's
-/// content streams (independently of the writer: literal strings before `Tj`, with `\(`, `\)`,
-/// `\\` and octal escapes undone; bytes above 127 read as Latin-1, which WinAnsi matches for
-/// the characters these tests use).
+/// The text a PDF shows, one line per text object (`BT … ET`): the strings its `Tj` operators
+/// show, read straight from the file's content streams, independently of the writer — literal
+/// strings with `\(`, `\)`, `\\` and octal escapes undone, bytes above 127 read as Latin-1
+/// (which WinAnsi matches for the characters these tests use), and hex strings read as UCS-2
+/// big-endian code units (the only hex strings shown are in the Type0 font, whose CMap
+/// UniGB-UCS2-H reads them so).
 fn pdf_text(pdf: &[u8]) -> String {
     assert!(pdf.starts_with(b"%PDF-1.4"), "not a PDF 1.4 file");
     let mut out = String::new();
@@ -108,34 +97,53 @@ fn pdf_text(pdf: &[u8]) -> String {
             .position(|w| w == b"\nendstream")
             .expect("endstream");
         let content = &body[..end];
+        let mut line = String::new();
         let mut i = 0;
         while i < content.len() {
-            if content[i] != b'(' {
-                i += 1;
-                continue;
-            }
-            let mut text = Vec::new();
-            i += 1;
-            while i < content.len() && content[i] != b')' {
-                if content[i] == b'\\' {
-                    let next = content[i + 1];
-                    if next.is_ascii_digit() {
-                        let octal = std::str::from_utf8(&content[i + 1..i + 4]).unwrap();
-                        text.push(u8::from_str_radix(octal, 8).unwrap());
-                        i += 4;
-                    } else {
-                        text.push(next);
-                        i += 2;
-                    }
-                } else {
-                    text.push(content[i]);
+            let shown = match content[i] {
+                b'(' => {
+                    let mut text = Vec::new();
                     i += 1;
+                    while content[i] != b')' {
+                        if content[i] == b'\\' {
+                            let next = content[i + 1];
+                            if next.is_ascii_digit() {
+                                let octal = std::str::from_utf8(&content[i + 1..i + 4]).unwrap();
+                                text.push(u8::from_str_radix(octal, 8).unwrap());
+                                i += 4;
+                            } else {
+                                text.push(next);
+                                i += 2;
+                            }
+                        } else {
+                            text.push(content[i]);
+                            i += 1;
+                        }
+                    }
+                    i += 1;
+                    text.iter().map(|b| char::from(*b)).collect::<String>()
                 }
-            }
-            i += 1;
+                b'<' => {
+                    let close = i + content[i..].iter().position(|b| *b == b'>').unwrap();
+                    let digits = std::str::from_utf8(&content[i + 1..close]).unwrap();
+                    let units: Vec<u16> = (0..digits.len())
+                        .step_by(4)
+                        .map(|k| u16::from_str_radix(&digits[k..k + 4], 16).unwrap())
+                        .collect();
+                    i = close + 1;
+                    String::from_utf16(&units).unwrap()
+                }
+                _ => {
+                    if content[i..].starts_with(b" ET") {
+                        out.push_str(&std::mem::take(&mut line));
+                        out.push('\n');
+                    }
+                    i += 1;
+                    continue;
+                }
+            };
             if content[i..].starts_with(b" Tj") {
-                out.extend(text.iter().map(|b| char::from(*b)));
-                out.push('\n');
+                line.push_str(&shown);
             }
         }
         rest = &body[end + 10..];
@@ -147,7 +155,7 @@ fn pdf_text(pdf: &[u8]) -> String {
 /// 4.75 = 29.75, L2 8.99 + 1.71 = 10.70; net 33.99, tax 6.46, total 40.45.
 async fn taxed_app() -> TestApp {
     let app = TestApp::start().await;
-    tax_rate(&app, "DE", 1900).await;
+    tax_rate(&app, "DE", "*", 1900).await;
     app
 }
 
@@ -441,6 +449,7 @@ async fn a_refund_after_settlement_is_credited_once_against_the_invoice() {
     assert_eq!((l.line_id.as_str(), l.quantity), ("L1", 1));
     assert_eq!(money(&l.gross_amount).1, -1487);
     assert_eq!(money(&l.tax).1, -237);
+    assert_eq!(l.tax_rate_bps, 1900, "the credited line's rate");
     assert_eq!(money(&note.total).1, -1487);
     assert_eq!(money(&note.net_total).1, -1250);
 
@@ -668,15 +677,70 @@ async fn a_fapiao_request_is_validated_stored_and_carried_onto_the_invoice() {
     assert_eq!(copied.buyer_title, asked.buyer_title);
     assert_eq!(copied.buyer_tax_id, asked.buyer_tax_id);
 
-    // Helvetica has no Chinese glyphs: the PDF shows the code points, and says so.
+    // The title is shown as itself, in the CJK font.
     let text = pdf_text(&pdf(&app, &invoice.id).await);
+    assert!(!text.contains("U+"), "{text}");
     for expected in [
         invoice.invoice_number.as_str(),
-        "<U+4E0A><U+6D77>",
-        "Unicode code points",
+        "\n上海茶叶有限公司\n",
         "Tax id: 91310000MA1FL23X4Y",
         "Invoice type: company",
         "33.99 EUR",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} not in the PDF:\n{text}"
+        );
+    }
+}
+
+/// A fapiao as the buyer reads it: Chinese text and each line's tax rate. China taxes tea at
+/// 9 % and other goods at 13 %: L1 2 × 龙井茶 at 12.50 = 25.00 + 2.25, L2 1 × cup at 8.99 + 1.17.
+#[tokio::test]
+async fn a_fapiao_shows_its_chinese_text_and_the_rate_that_taxed_each_line() {
+    let app = TestApp::start().await;
+    tax_rate(&app, "CN", "*", 1300).await;
+    tax_rate(&app, "CN", "tea", 900).await;
+    app.change_item(Item {
+        sku: "TEA-001".into(),
+        name: "龙井茶 250 g".into(),
+        category: "tea".into(),
+        unit_price: Some(eur(1250)),
+        active: Some(true),
+        ..Default::default()
+    })
+    .await;
+    let order = app.delivered(chinese_company("fp-rates")).await;
+    app.settle(&order).await;
+    let listed = of_order(&app, &order).await.remove(0);
+
+    let invoice = get(&app, &listed.id).await.unwrap();
+    let lines: Vec<(&str, i32, i64)> = invoice
+        .lines
+        .iter()
+        .map(|l| (l.description.as_str(), l.tax_rate_bps, money(&l.tax).1))
+        .collect();
+    assert_eq!(
+        lines,
+        [("龙井茶 250 g", 900, 225), ("Celadon tea cup", 1300, 117)]
+    );
+    assert_eq!(invoice.buyer.as_ref().unwrap().name, "上海茶叶有限公司");
+
+    let file = pdf(&app, &invoice.id).await;
+    assert!(
+        String::from_utf8_lossy(&file).contains(
+            "/Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H"
+        ),
+        "the CJK font is declared"
+    );
+    let text = pdf_text(&file);
+    assert!(!text.contains("U+"), "no code points:\n{text}");
+    for expected in [
+        "\n上海茶叶有限公司\n",
+        "\n龙井茶 250 g (TEA-001)\n",
+        "\nTax %\n",
+        "\n9%\n2.25\n27.25\n",
+        "\n13%\n1.17\n10.16\n",
     ] {
         assert!(
             text.contains(expected),

@@ -64,7 +64,7 @@ async fn shipping_rate(app: &TestApp, country: &str, level: &str, min_weight: i6
         .unwrap();
 }
 
-async fn tax_rate(app: &TestApp, country: &str, category: &str, bps: i32) {
+pub async fn tax_rate(app: &TestApp, country: &str, category: &str, bps: i32) {
     pricing(app)
         .await
         .upsert_tax_rate(UpsertTaxRateRequest {
