@@ -290,9 +290,12 @@ impl Movements {
                 .await;
         };
         let amount = p.money(p.amount_minor);
+        // Keyed by the order, not the payment: a payment's id is new on every attempt, and a
+        // crash after the provider approved but before the commit redelivers the request —
+        // the provider must see the same key again and answer with the first authorization.
         match self
             .provider
-            .authorize(&format!("{}:auth", p.id), &token, amount)
+            .authorize(&format!("{}:auth", p.order_id), &token, amount)
             .await
         {
             Ok(approval) => {
@@ -583,7 +586,8 @@ impl Movements {
         let approval = match self
             .provider
             .authorize(
-                &format!("{}:plan:1:try:1:auth", p.id),
+                // By the order, as the card hold is (see `authorize_hold`).
+                &format!("{}:plan:1:try:1:auth", p.order_id),
                 &token,
                 p.money(first),
             )
