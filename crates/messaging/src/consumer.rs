@@ -379,6 +379,17 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                     .await,
             );
         }
+        let scoped = format!("{}@{}", failpoint::AFTER_EFFECT_BEFORE_COMMIT, E::SUBJECT);
+        if self.failpoints.hit(failpoint::AFTER_EFFECT_BEFORE_COMMIT)
+            || self.failpoints.hit(&scoped)
+        {
+            // As if the process died here: the transaction is dropped, the messages come back.
+            drop(tx);
+            return results
+                .into_iter()
+                .map(|_| Err(HandlerError::Transient("crashed before commit".into())))
+                .collect();
+        }
         if let Err(err) = tx.commit().await {
             let reason = format!("database: commit failed: {err}");
             return results

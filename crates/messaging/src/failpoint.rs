@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 pub const AFTER_COMMIT_BEFORE_PUBLISH: &str = "after_commit_before_publish";
 /// The relay's events are in the stream but the rows are not yet marked as sent.
 pub const AFTER_PUBLISH_BEFORE_MARK: &str = "after_publish_before_mark";
+/// A consumer's handler did its work — including what lies outside the database, such as a
+/// payment provider's answer — but its transaction is not committed. Also armed for one
+/// subject only as `after_effect_before_commit@<subject>` (e.g. `@orders.payment.requested`).
+pub const AFTER_EFFECT_BEFORE_COMMIT: &str = "after_effect_before_commit";
 /// A consumer committed the handler's effect but has not acked the message.
 pub const AFTER_EFFECT_BEFORE_ACK: &str = "after_effect_before_ack";
 

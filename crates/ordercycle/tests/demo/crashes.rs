@@ -208,6 +208,29 @@ async fn payments_aborting_after_effect_before_ack_applies_the_redelivery_once()
 }
 
 #[tokio::test]
+async fn payments_aborting_after_the_providers_yes_before_its_commit_authorizes_once() {
+    let point = format!(
+        "{}@orders.payment.requested",
+        failpoint::AFTER_EFFECT_BEFORE_COMMIT
+    );
+    let (platform, order) = crash_and_recover("payments", &point).await;
+    nothing_doubled(&platform, &order).await;
+    // The provider's side: the redelivered request asked again under the same key and got the
+    // first authorization back, not a second one.
+    let payments = sqlx::PgPool::connect(&platform.database("payments"))
+        .await
+        .expect("payments' database");
+    let book: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT idempotency_key, calls FROM sim_provider_operations WHERE operation = 'authorize'",
+    )
+    .fetch_all(&payments)
+    .await
+    .expect("the provider's book");
+    assert_eq!(book.len(), 1, "one authorization: {book:?}");
+    assert_eq!(book[0].1, 2, "asked twice, under one key: {book:?}");
+}
+
+#[tokio::test]
 async fn shipping_aborting_after_publish_before_mark_republishes_harmlessly() {
     let (platform, order) =
         crash_and_recover("shipping", failpoint::AFTER_PUBLISH_BEFORE_MARK).await;
