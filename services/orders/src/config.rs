@@ -25,6 +25,11 @@ pub struct OrdersConfig {
     /// After delivery, the order is accepted automatically after this long
     /// (`OC_ORDERS_AUTO_ACCEPT_SECS`, 7 days).
     pub auto_accept_after: Duration,
+    /// An order update's request that got no answer this long is sent again
+    /// (`OC_ORDERS_UPDATE_RETRY_SECS`, 10 minutes on the service clock): the services answer a
+    /// repeat as they did the first, so a request dead-lettered or lost on its way cannot leave
+    /// an update in progress for ever.
+    pub update_retry: Duration,
     /// Refuse SKUs unknown to the catalog read model and prices that differ from it
     /// (`OC_ORDERS_CATALOG_CHECK`, true).
     pub catalog_check: bool,
@@ -229,6 +234,7 @@ impl Default for OrdersConfig {
             review_deadline: Duration::from_secs(24 * 3600),
             reservation_ttl: Duration::from_secs(4 * 24 * 3600),
             auto_accept_after: Duration::from_secs(7 * 24 * 3600),
+            update_retry: Duration::from_secs(600),
             catalog_check: true,
             returns: ReturnPolicy::default(),
             legal_entities: vec![default_entity()],
@@ -255,6 +261,8 @@ impl OrdersConfig {
             Duration::from_secs(number("OC_ORDERS_RESERVATION_TTL_SECS", 4 * 86_400)?);
         config.auto_accept_after =
             Duration::from_secs(number("OC_ORDERS_AUTO_ACCEPT_SECS", 7 * 86_400)?);
+        config.update_retry =
+            Duration::from_secs(number("OC_ORDERS_UPDATE_RETRY_SECS", 600)?.max(1));
         config.catalog_check = env.get("OC_ORDERS_CATALOG_CHECK").as_deref() != Some("false");
         config.returns = ReturnPolicy::from_env(env)?;
         if let Some(raw) = env.get("OC_ORDERS_LEGAL_ENTITIES") {

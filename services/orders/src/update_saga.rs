@@ -22,6 +22,7 @@ use contracts::Event;
 use contracts::common::Allocation as AllocationPb;
 use contracts::orders as pb;
 use contracts::time::to_timestamp;
+use messaging::timers;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -166,6 +167,36 @@ pub async fn answer(
     }
 }
 
+/// The durable timer that asks an update's current step again.
+pub const UPDATE_RETRY: &str = "orders.update_retry";
+
+/// An update's request got no answer in time: asked again if the update still waits at the
+/// same step after the same number of requests (an answer or a later request makes it moot).
+pub async fn retry(
+    tx: &mut PgConnection,
+    wf: &Workflow,
+    payload: &serde_json::Value,
+) -> Result<(), WorkflowError> {
+    let Some(update_id) = payload["update_id"]
+        .as_str()
+        .and_then(|id| Uuid::parse_str(id).ok())
+    else {
+        return Ok(());
+    };
+    let Some(run) = Run::load(tx, wf, update_id, None).await? else {
+        return Ok(());
+    };
+    let step = run.update.step.as_deref().and_then(Step::parse);
+    let same = run.update.state == IN_PROGRESS
+        && step.map(Step::as_str) == payload["step"].as_str()
+        && payload["attempts"].as_i64() == Some(i64::from(run.update.attempts));
+    let Some(step) = step.filter(|_| same) else {
+        return Ok(());
+    };
+    tracing::warn!(%update_id, step = step.as_str(), attempts = run.update.attempts, "no answer to an update's request: asking again");
+    run.request(tx, step).await
+}
+
 fn step_service(step: Step) -> &'static str {
     match step {
         Step::Stock => "inventory",
@@ -299,8 +330,27 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Asks the service of `step` for its part.
+    /// Asks the service of `step` for its part, and sets the timer that asks again if no
+    /// answer comes ([`retry`]).
     async fn request(&self, tx: &mut PgConnection, step: Step) -> Result<(), WorkflowError> {
+        self.ask(tx, step).await?;
+        let attempts = self.update.attempts + 1;
+        store::updates::set_attempts(tx, self.update.id, attempts).await?;
+        let after = chrono::Duration::from_std(self.wf.config.update_retry)
+            .unwrap_or(chrono::Duration::minutes(10));
+        timers::schedule(
+            tx,
+            UPDATE_RETRY,
+            &format!("{}:{attempts}", self.update.id),
+            self.now + after,
+            &serde_json::json!({ "update_id": self.update.id, "step": step.as_str(), "attempts": attempts }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sends the request of `step`.
+    async fn ask(&self, tx: &mut PgConnection, step: Step) -> Result<(), WorkflowError> {
         let order_id = self.order.id.to_string();
         let update_id = self.update.id.to_string();
         let ts = Some(to_timestamp(self.now));

@@ -1,4 +1,5 @@
-//! The orders service's durable timers: review deadlines and auto-acceptance windows.
+//! The orders service's durable timers: review deadlines, auto-acceptance windows, and an
+//! order update's request asked again when no answer came.
 
 use messaging::{Bus, HandlerError, Timer, TimerHandler};
 use runtime::Host;
@@ -42,7 +43,21 @@ impl TimerHandler for AutoAccept {
     }
 }
 
+struct UpdateRetry(Workflow);
+
+impl TimerHandler for UpdateRetry {
+    async fn fire(&self, tx: &mut PgConnection, timer: &Timer) -> Result<(), HandlerError> {
+        crate::update_saga::retry(tx, &self.0, &timer.payload).await?;
+        Ok(())
+    }
+}
+
 pub fn start(bus: &Bus, host: &mut Host, wf: &Workflow) {
+    bus.timers(
+        host,
+        crate::update_saga::UPDATE_RETRY,
+        UpdateRetry(wf.clone()),
+    );
     bus.timers(host, REVIEW_DEADLINE, ReviewDeadline(wf.clone()));
     bus.timers(host, AUTO_ACCEPT, AutoAccept(wf.clone()));
 }

@@ -58,6 +58,8 @@ pub struct UpdateRow {
     pub released_units: Json<Vec<Allocation>>,
     pub kept_units: Json<Vec<Allocation>>,
     pub refused_reason: Option<String>,
+    /// Requests sent for the step the update is at (a retry sends another).
+    pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -75,7 +77,7 @@ impl UpdateRow {
 const COLUMNS: &str = "id, order_id, request_id, request_hash, actor_id, actor_type, reason,
     summary, version, currency, total_before_minor, total_after_minor, stock_changes, state,
     step, applied, lines_changed, address_changed, contact_changed, added_units, released_units,
-    kept_units, refused_reason, created_at, finished_at";
+    kept_units, refused_reason, attempts, created_at, finished_at";
 
 pub async fn by_request_id(
     conn: &mut PgConnection,
@@ -216,14 +218,29 @@ pub async fn insert(conn: &mut PgConnection, u: &NewUpdate<'_>) -> Result<bool, 
     Ok(done.rows_affected() == 1)
 }
 
-/// The saga moved on to `step`, with the units inventory added so far.
+/// How many requests were sent for the current step.
+pub async fn set_attempts(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempts: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE order_updates SET attempts = $2 WHERE id = $1")
+        .bind(id)
+        .bind(attempts)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The saga moved on to `step`, with the units inventory added so far (its request count
+/// starts again).
 pub async fn set_step(
     conn: &mut PgConnection,
     id: Uuid,
     step: &str,
     added_units: &[Allocation],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE order_updates SET step = $2, added_units = $3 WHERE id = $1")
+    sqlx::query("UPDATE order_updates SET step = $2, added_units = $3, attempts = 0 WHERE id = $1")
         .bind(id)
         .bind(step)
         .bind(Json(added_units))

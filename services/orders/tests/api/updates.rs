@@ -688,3 +688,79 @@ async fn once_fulfillment_took_an_update_a_parcel_leaving_meanwhile_does_not_und
     assert_eq!(lines, ["L1"]);
     assert_eq!(after.total, Some(eur(2500)));
 }
+
+#[tokio::test]
+async fn a_request_that_gets_no_answer_is_asked_again_and_the_first_answer_moves_the_update_on() {
+    let app = TestApp::start().await;
+    let order = app.confirmed(valid_request("upd-retry")).await;
+    app.fulfillment_created(&order).await;
+    let more = OrderUpdate {
+        line_changes: vec![LineChange {
+            line_id: "L1".into(),
+            quantity: 3,
+        }],
+        ..Default::default()
+    };
+    let started = update(&app, "upd-retry-1", &order.id, more, None)
+        .await
+        .unwrap();
+    assert_eq!(outbox_count::<ReservationAmendRequested>(&app).await, 1);
+    // The request was lost on its way (say, dead-lettered): its retry timer comes due.
+    sqlx::query(
+        "UPDATE oc_timers SET fire_at = now() - interval '1 second'
+         WHERE kind = 'orders.update_retry' AND fired_at IS NULL",
+    )
+    .execute(&app.orders.pool)
+    .await
+    .unwrap();
+    testkit::eventually("the request to be sent again", || async {
+        (outbox_count::<ReservationAmendRequested>(&app).await == 2).then_some(())
+    })
+    .await;
+    let asked: Vec<ReservationAmendRequested> =
+        outbox(&app, "orders.reservation.amend_requested").await;
+    // The same request again (only its time differs).
+    assert_eq!(
+        asked[0],
+        ReservationAmendRequested {
+            requested_at: asked[0].requested_at,
+            ..asked[1].clone()
+        }
+    );
+    // Inventory answers (the same answer to both); the update moves on once.
+    let answer = ReservationAmended {
+        reservation_id: asked[0].reservation_id.clone(),
+        order_id: order.id.clone(),
+        update_id: started.update_id.clone(),
+        allocations: units(&[("L1", "TEA-001", 1)]),
+        amended_at: None,
+    };
+    app.publish("inventory", &answer).await;
+    app.publish("inventory", &answer).await;
+    assert_eq!(outbox_count::<PaymentAmendRequested>(&app).await, 1);
+    assert_eq!(
+        record(&app, &started.update_id).await.state(),
+        OrderUpdateState::InProgress
+    );
+    // The first retry timer, due again, is moot: the update is at the payment step now.
+    sqlx::query(
+        "UPDATE oc_timers SET fire_at = now() - interval '1 second', fired_at = NULL
+         WHERE kind = 'orders.update_retry' AND key LIKE '%:1'",
+    )
+    .execute(&app.orders.pool)
+    .await
+    .unwrap();
+    testkit::eventually("the stale timer to fire", || async {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM oc_timers WHERE kind = 'orders.update_retry'
+             AND key LIKE '%:1' AND fired_at IS NULL",
+        )
+        .fetch_one(&app.orders.pool)
+        .await
+        .unwrap();
+        (pending == 0).then_some(())
+    })
+    .await;
+    assert_eq!(outbox_count::<ReservationAmendRequested>(&app).await, 2);
+    assert_eq!(outbox_count::<PaymentAmendRequested>(&app).await, 1);
+}
