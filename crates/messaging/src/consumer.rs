@@ -4,9 +4,11 @@
 //!
 //! Events already waiting may be applied in order in one transaction (up to
 //! `OC_CONSUMER_BATCH`, default 1), each in its own savepoint: one that fails is rolled back
-//! alone and the others commit together — one commit, not one per event. It stays off by
-//! default because two consumers batching events that lock the same rows in different orders
-//! deadlock each other (docs/BENCHMARKS.md). Acks go out after the commit.
+//! alone and the others commit together — one commit, not one per event. Two consumers batching
+//! events that lock the same rows in different orders would deadlock each other
+//! (docs/BENCHMARKS.md): their handlers name a shared [`Handler::batch_lock`], and batches then
+//! take turns. Batching stays off by default until measured with every service's handlers
+//! declaring their locks. Acks go out after the commit.
 //!
 //! The runner owns ack, retry and dead-lettering: a handler returns [`HandlerError::Transient`]
 //! to be retried with growing delays, [`HandlerError::Permanent`] (or keeps failing past
@@ -67,6 +69,15 @@ pub trait Handler<E: Event>: Send + Sync + 'static {
         tx: &mut PgConnection,
         event: &Envelope<E>,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// With batching on: a PostgreSQL advisory lock key every transaction of this consumer
+    /// takes first. Handlers of one service that lock the same rows in no common order (one
+    /// event's rows after another's, across consumers) share a key, so their batches run one
+    /// after another instead of deadlocking; each batch still commits once. `None` (the
+    /// default): no such lock.
+    fn batch_lock(&self) -> Option<i64> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -371,6 +382,19 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                     .collect();
             }
         };
+        if self.settings.consumer_batch > 1
+            && let Some(key) = self.handler.batch_lock()
+            && let Err(err) = sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+        {
+            let reason = format!("database: batch lock: {err}");
+            return items
+                .iter()
+                .map(|_| Err(HandlerError::Transient(reason.clone())))
+                .collect();
+        }
         let mut results = Vec::with_capacity(items.len());
         for (_, _, envelope, span) in items {
             results.push(

@@ -50,7 +50,14 @@ fn no_build(_: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
 
 pub struct Recorder;
 
+/// The probe handler's [`Handler::batch_lock`] key.
+pub const PROBE_BATCH_LOCK: i64 = 4242;
+
 impl Handler<Ping> for Recorder {
+    fn batch_lock(&self) -> Option<i64> {
+        Some(PROBE_BATCH_LOCK)
+    }
+
     async fn handle(
         &self,
         tx: &mut PgConnection,
@@ -68,6 +75,22 @@ impl Handler<Ping> for Recorder {
             if !healed {
                 return Err(HandlerError::transient(
                     "the probe handler fails for n = -2 until healed",
+                ));
+            }
+        }
+        if event.event.n == -4 {
+            // Batching: the transaction must hold the handler's batch lock.
+            let held: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND pid = pg_backend_pid()
+                     AND ((classid::bigint << 32) | objid::bigint) = $1)",
+            )
+            .bind(PROBE_BATCH_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !held {
+                return Err(HandlerError::permanent(
+                    "the probe handler's batch ran without its batch lock",
                 ));
             }
         }

@@ -76,6 +76,10 @@ impl Answer {
 }
 
 impl Handler<ReservationAmendRequested> for Amend {
+    fn batch_lock(&self) -> Option<i64> {
+        Some(super::STOCK_BATCH_LOCK)
+    }
+
     async fn handle(
         &self,
         tx: &mut PgConnection,
