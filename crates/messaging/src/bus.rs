@@ -85,7 +85,8 @@ impl Bus {
             host.settings().messaging.timer_poll,
         )
         .with_outbox(self.outbox.clone())
-        .with_metrics(self.metrics.clone());
+        .with_metrics(self.metrics.clone())
+        .with_batch(host.settings().messaging.timer_batch);
         host.spawn("timers", move |token| poller.run(token));
     }
 }

@@ -1,7 +1,9 @@
 //! Durable timers: a deadline is a row (`oc_timers`), written in the transaction that decided
 //! it, and fired by a poller that takes due rows with `FOR UPDATE SKIP LOCKED` — so timers
 //! survive restarts, fire once, and can be shared by several replicas. Due means due on the
-//! service [`Clock`], so a scaled clock runs week-long windows in seconds.
+//! service [`Clock`], so a scaled clock runs week-long windows in seconds. Up to
+//! `OC_TIMER_BATCH` due timers fire in one transaction, each in its own savepoint (one that
+//! fails is rolled back alone and retried later), with one commit for the batch.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -78,6 +80,7 @@ pub struct TimerPoller<H> {
     clock: Clock,
     poll: Duration,
     max_attempts: i32,
+    batch: i64,
     handler: Arc<H>,
     outbox: Option<Outbox>,
     metrics: MessagingMetrics,
@@ -91,6 +94,7 @@ impl<H: TimerHandler> TimerPoller<H> {
             clock,
             poll,
             max_attempts: 10,
+            batch: 1,
             handler: Arc::new(handler),
             outbox: None,
             metrics: MessagingMetrics::default(),
@@ -107,11 +111,17 @@ impl<H: TimerHandler> TimerPoller<H> {
         self
     }
 
+    /// Fires up to `batch` due timers per transaction.
+    pub fn with_batch(mut self, batch: i64) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
     pub async fn run(self, token: CancellationToken) {
         while !token.is_cancelled() {
-            match self.fire_one().await {
-                Ok(true) => continue,
-                Ok(false) => {}
+            match self.fire_due(self.batch).await {
+                Ok(0) => {}
+                Ok(_) => continue,
                 Err(err) => tracing::warn!(kind = self.kind, error = %err, "timer poll failed"),
             }
             tokio::select! {
@@ -123,57 +133,65 @@ impl<H: TimerHandler> TimerPoller<H> {
 
     /// Fires the earliest due timer, if any; true when one was taken.
     pub async fn fire_one(&self) -> Result<bool, sqlx::Error> {
+        self.fire_due(1).await.map(|fired| fired > 0)
+    }
+
+    /// Fires up to `limit` due timers, earliest first, in one transaction; how many it took.
+    pub async fn fire_due(&self, limit: i64) -> Result<usize, sqlx::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        let timer: Option<Timer> = sqlx::query_as(
+        let due: Vec<Timer> = sqlx::query_as(
             "SELECT id, kind, key, fire_at, payload, attempts FROM oc_timers
              WHERE kind = $1 AND fired_at IS NULL AND fire_at <= $2
-             ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+             ORDER BY fire_at LIMIT $3 FOR UPDATE SKIP LOCKED",
         )
         .bind(self.kind)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .bind(limit)
+        .fetch_all(&mut *tx)
         .await?;
-        let Some(timer) = timer else {
-            return Ok(false);
-        };
-        // Run the handler under a savepoint so a failure can still record the attempt.
-        let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
-        match self.handler.fire(&mut attempt, &timer).await {
-            Ok(()) => {
-                attempt.commit().await?;
-                sqlx::query(
-                    "UPDATE oc_timers SET fired_at = $2, attempts = attempts + 1 WHERE id = $1",
-                )
-                .bind(timer.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                self.metrics.timers_fired.inc();
-            }
-            Err(err) => {
-                attempt.rollback().await?;
-                let give_up = matches!(err, HandlerError::Permanent(_))
-                    || timer.attempts + 1 >= self.max_attempts;
-                let retry_at = now + chrono::Duration::seconds(30 * i64::from(timer.attempts + 1));
-                tracing::warn!(kind = self.kind, key = %timer.key, error = %err, give_up, "timer failed");
-                sqlx::query(
-                    "UPDATE oc_timers SET attempts = attempts + 1, last_error = $2,
-                         fire_at = $3, fired_at = CASE WHEN $4 THEN $3 ELSE NULL END
-                     WHERE id = $1",
-                )
-                .bind(timer.id)
-                .bind(err.to_string())
-                .bind(retry_at)
-                .bind(give_up)
-                .execute(&mut *tx)
-                .await?;
+        for timer in &due {
+            // Run the handler under a savepoint so a failure can still record the attempt.
+            let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
+            match self.handler.fire(&mut attempt, timer).await {
+                Ok(()) => {
+                    attempt.commit().await?;
+                    sqlx::query(
+                        "UPDATE oc_timers SET fired_at = $2, attempts = attempts + 1 WHERE id = $1",
+                    )
+                    .bind(timer.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    self.metrics.timers_fired.inc();
+                }
+                Err(err) => {
+                    attempt.rollback().await?;
+                    let give_up = matches!(err, HandlerError::Permanent(_))
+                        || timer.attempts + 1 >= self.max_attempts;
+                    let retry_at =
+                        now + chrono::Duration::seconds(30 * i64::from(timer.attempts + 1));
+                    tracing::warn!(kind = self.kind, key = %timer.key, error = %err, give_up, "timer failed");
+                    sqlx::query(
+                        "UPDATE oc_timers SET attempts = attempts + 1, last_error = $2,
+                             fire_at = $3, fired_at = CASE WHEN $4 THEN $3 ELSE NULL END
+                         WHERE id = $1",
+                    )
+                    .bind(timer.id)
+                    .bind(err.to_string())
+                    .bind(retry_at)
+                    .bind(give_up)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
         }
         tx.commit().await?;
-        if let Some(outbox) = &self.outbox {
+        if !due.is_empty()
+            && let Some(outbox) = &self.outbox
+        {
             outbox.wake();
         }
-        Ok(true)
+        Ok(due.len())
     }
 }

@@ -94,6 +94,9 @@ pub struct MessagingSettings {
     /// How long a consumer may hold an event before JetStream redelivers it.
     pub ack_wait: Duration,
     pub timer_poll: Duration,
+    /// Due timers of one kind a poller fires in one transaction (each in its own savepoint):
+    /// one commit per batch instead of one per timer (`OC_TIMER_BATCH`, 1).
+    pub timer_batch: i64,
     /// How often gauges read from NATS or Postgres are refreshed: each consumer's lag,
     /// orders per status.
     pub metrics_poll: Duration,
@@ -301,6 +304,7 @@ impl Settings {
                 retry_backoff_max: env.millis("OC_CONSUMER_RETRY_BACKOFF_MAX_MS", 30_000)?,
                 ack_wait: env.millis("OC_CONSUMER_ACK_WAIT_MS", 30_000)?,
                 timer_poll: env.millis("OC_TIMER_POLL_MS", 500)?,
+                timer_batch: env.parse::<i64>("OC_TIMER_BATCH", 1)?.max(1),
                 metrics_poll: env.millis("OC_METRICS_POLL_MS", 5000)?,
             },
             log: LogSettings {

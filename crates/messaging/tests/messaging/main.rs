@@ -12,3 +12,4 @@ mod dead_letter;
 mod idempotence;
 mod outage;
 mod outbox;
+mod timers;
