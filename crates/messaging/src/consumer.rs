@@ -6,9 +6,9 @@
 //! `OC_CONSUMER_BATCH`, default 1), each in its own savepoint: one that fails is rolled back
 //! alone and the others commit together — one commit, not one per event. Two consumers batching
 //! events that lock the same rows in different orders would deadlock each other
-//! (docs/BENCHMARKS.md): their handlers name a shared [`Handler::batch_lock`], and batches then
-//! take turns. Batching stays off by default until measured with every service's handlers
-//! declaring their locks. Acks go out after the commit.
+//! (docs/BENCHMARKS.md), so with batching on a service's consumers take one advisory lock per
+//! transaction ([`Handler::batch_lock`]) and their batches take turns. Batching stays off by
+//! default until the whole platform is measured with it. Acks go out after the commit.
 //!
 //! The runner owns ack, retry and dead-lettering: a handler returns [`HandlerError::Transient`]
 //! to be retried with growing delays, [`HandlerError::Permanent`] (or keeps failing past
@@ -70,11 +70,11 @@ pub trait Handler<E: Event>: Send + Sync + 'static {
         event: &Envelope<E>,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
-    /// With batching on: a PostgreSQL advisory lock key every transaction of this consumer
-    /// takes first. Handlers of one service that lock the same rows in no common order (one
-    /// event's rows after another's, across consumers) share a key, so their batches run one
-    /// after another instead of deadlocking; each batch still commits once. `None` (the
-    /// default): no such lock.
+    /// With batching on: the PostgreSQL advisory lock every transaction of this consumer takes
+    /// first. `None` (the default) is the service's own key ([`batch_lock_key`]): a service's
+    /// consumers lock the same rows in no common order (one event's rows after another's), so
+    /// their batches take turns instead of deadlocking, and each batch still commits once. A
+    /// handler that locks nothing another consumer locks may name a key of its own.
     fn batch_lock(&self) -> Option<i64> {
         None
     }
@@ -100,6 +100,8 @@ enum Applied {
 /// A running subscription of one service to one event type.
 pub struct Consumer<E, H> {
     name: String,
+    /// The service's [`batch_lock_key`].
+    batch_lock: i64,
     pool: PgPool,
     jetstream: jetstream::Context,
     subjects: Subjects,
@@ -110,6 +112,14 @@ pub struct Consumer<E, H> {
     metrics: MessagingMetrics,
     failpoints: FailPoints,
     _event: PhantomData<fn() -> E>,
+}
+
+/// The advisory lock key of `service`'s batching consumers (FNV-1a of its name, positive).
+pub fn batch_lock_key(service: &str) -> i64 {
+    let hash = service.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::try_from(hash >> 1).unwrap_or(i64::MAX)
 }
 
 /// The durable name of `service`'s consumer of `subject`: `payments__orders_order_placed`.
@@ -159,6 +169,7 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             })?;
         Ok(Self {
             name,
+            batch_lock: batch_lock_key(service),
             pool,
             jetstream,
             subjects,
@@ -383,9 +394,8 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             }
         };
         if self.settings.consumer_batch > 1
-            && let Some(key) = self.handler.batch_lock()
             && let Err(err) = sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(key)
+                .bind(self.handler.batch_lock().unwrap_or(self.batch_lock))
                 .execute(&mut *tx)
                 .await
         {

@@ -50,14 +50,7 @@ fn no_build(_: &mut Host) -> BoxFuture<'_, Result<(), BoxError>> {
 
 pub struct Recorder;
 
-/// The probe handler's [`Handler::batch_lock`] key.
-pub const PROBE_BATCH_LOCK: i64 = 4242;
-
 impl Handler<Ping> for Recorder {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(PROBE_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,
@@ -79,13 +72,13 @@ impl Handler<Ping> for Recorder {
             }
         }
         if event.event.n == -4 {
-            // Batching: the transaction must hold the handler's batch lock.
+            // Batching: the transaction must hold the service's batch lock.
             let held: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
                      AND pid = pg_backend_pid()
                      AND ((classid::bigint << 32) | objid::bigint) = $1)",
             )
-            .bind(PROBE_BATCH_LOCK)
+            .bind(messaging::consumer::batch_lock_key("probe"))
             .fetch_one(&mut *tx)
             .await?;
             if !held {

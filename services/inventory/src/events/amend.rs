@@ -76,10 +76,6 @@ impl Answer {
 }
 
 impl Handler<ReservationAmendRequested> for Amend {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(super::STOCK_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,

@@ -14,10 +14,6 @@ use crate::store;
 pub struct Commit(pub Shared);
 
 impl Handler<ReservationCommitRequested> for Commit {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(super::STOCK_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,

@@ -15,10 +15,6 @@ use crate::store;
 pub struct Confirm(pub Shared);
 
 impl Handler<ReservationConfirmRequested> for Confirm {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(super::STOCK_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,

@@ -44,12 +44,6 @@ use crate::store;
 /// Timer kind of reservation expiry; the key is the reservation id.
 pub const RESERVATION_EXPIRY: &str = "inventory.reservation.expiry";
 
-/// The advisory lock key every stock-moving consumer's batch takes first
-/// ([`messaging::Handler::batch_lock`]): reserving, amending, confirming, releasing,
-/// committing and restocking lock stock and reservation rows of many SKUs per batch, in event
-/// order, so two such batches could wait on each other. ("inventory" in ASCII.)
-pub const STOCK_BATCH_LOCK: i64 = 0x696e_7665_6e74_6f72;
-
 /// Groups taken units per (line, sku, warehouse) with their bins in pick-path order, the shape
 /// of `Allocation` in every event.
 fn allocations(held: &[Held], takes: &[Take]) -> Vec<common::Allocation> {

@@ -78,10 +78,6 @@ fn asked(id: &str, request: &ReservationReleaseRequested) -> Result<Asked, Handl
 }
 
 impl Handler<ReservationReleaseRequested> for Release {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(super::STOCK_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,

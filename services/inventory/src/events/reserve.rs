@@ -44,10 +44,6 @@ fn expires_at(
 }
 
 impl Handler<ReservationRequested> for Reserve {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(super::STOCK_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,

@@ -14,10 +14,6 @@ use crate::store;
 pub struct Restock(pub Shared);
 
 impl Handler<RestockRequested> for Restock {
-    fn batch_lock(&self) -> Option<i64> {
-        Some(super::STOCK_BATCH_LOCK)
-    }
-
     async fn handle(
         &self,
         tx: &mut PgConnection,
