@@ -275,18 +275,28 @@ fn tonic_health_client(channel: Channel) -> HealthClient<Channel> {
 }
 
 /// Polls `check` until it returns `Some`, failing the test after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(what, PATIENCE, check).await
+}
+
+/// [`eventually`] with its own patience, for waits that depend on how loaded the machine is
+/// (a whole platform of processes starting while other suites run).
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(value) = check().await {
             return value;
         }
         if tokio::time::Instant::now() >= deadline {
-            panic!("gave up waiting for {what} after {PATIENCE:?}");
+            panic!("gave up waiting for {what} after {patience:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

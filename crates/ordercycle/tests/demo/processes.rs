@@ -292,7 +292,10 @@ pub(crate) async fn run_demo(mut demo: Command) -> serde_json::Value {
 
 async fn wait_serving(name: &str, grpc: &str) {
     let uri = format!("http://{grpc}");
-    testkit::eventually(&format!("{name} to serve"), || {
+    // A process migrates its database and provisions its streams and consumers before it
+    // serves; with every demo test starting its own platform on two cores that can take long.
+    let patience = std::time::Duration::from_secs(180);
+    testkit::eventually_within(&format!("{name} to serve"), patience, || {
         let uri = uri.clone();
         async move {
             let channel = tonic::transport::Channel::from_shared(uri)
