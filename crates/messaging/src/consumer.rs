@@ -2,22 +2,28 @@
 //! is applied together with the record of its id in `oc_inbox`, so an event delivered twice
 //! (redelivery, a relay that published again, a replay) has its effect once.
 //!
-//! Events already waiting may be applied in order in one transaction (up to
-//! `OC_CONSUMER_BATCH`, default 1), each in its own savepoint: one that fails is rolled back
-//! alone and the others commit together — one commit, not one per event. Two consumers batching
-//! events that lock the same rows in different orders would deadlock each other
-//! (docs/BENCHMARKS.md), so with batching on a service's consumers take one advisory lock per
-//! transaction ([`Handler::batch_lock`]) and their batches take turns. Batching stays off by
-//! default until the whole platform is measured with it. Acks go out after the commit.
+//! Events already waiting are applied in order in one transaction (up to `OC_CONSUMER_BATCH`,
+//! default 64): one commit, not one per event. The batch runs without savepoints; only when an
+//! event fails is it run again with each event in a savepoint, so the failure is rolled back
+//! alone and the others commit together.
+//!
+//! Two consumers batching events that lock the same rows in different orders would deadlock each
+//! other (docs/BENCHMARKS.md), so with batching on a service's consumers take one advisory lock
+//! per transaction ([`Handler::batch_lock`]) and their batches take turns. Within a process the
+//! turn is taken first on an in-process mutex of the same key, *before* a pooled connection:
+//! waiting consumers then hold no connection, and the RPCs keep the rest of the pool (the
+//! advisory lock still orders replicas of the service in other processes). Acks go out after the
+//! commit.
 //!
 //! The runner owns ack, retry and dead-lettering: a handler returns [`HandlerError::Transient`]
 //! to be retried with growing delays, [`HandlerError::Permanent`] (or keeps failing past
 //! `max_deliveries`) to have the event moved to the dead-letter stream, after which the consumer
 //! goes on with the next event. Undecodable messages are dead-lettered at once.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
@@ -97,11 +103,24 @@ enum Applied {
     Duplicate,
 }
 
+/// How one transaction over a batch ended.
+enum Attempt {
+    /// Committed (or failed as a whole): one result per event.
+    Done(Vec<Result<Applied, HandlerError>>),
+    /// Without savepoints, an event failed and the transaction was rolled back: its error, and
+    /// "rolled back with its batch" for every other event.
+    EventFailed(Vec<Result<Applied, HandlerError>>),
+}
+
 /// A running subscription of one service to one event type.
 pub struct Consumer<E, H> {
     name: String,
-    /// The service's [`batch_lock_key`].
+    /// The advisory lock this consumer's batches take: the handler's or the service's.
     batch_lock: i64,
+    /// The in-process side of the same turn, taken before a connection.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// `after_effect_before_commit@<subject>`, built once rather than per batch.
+    commit_failpoint: String,
     pool: PgPool,
     jetstream: jetstream::Context,
     subjects: Subjects,
@@ -120,6 +139,21 @@ pub fn batch_lock_key(service: &str) -> i64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     i64::try_from(hash >> 1).unwrap_or(i64::MAX)
+}
+
+/// The in-process turn of every batching consumer sharing the advisory lock `key` in `pool`'s
+/// database (advisory locks are per database, and a test process runs many databases): one
+/// mutex per pair, so consumers waiting for their turn hold no connection.
+fn turn(pool: &PgPool, key: i64) -> Arc<tokio::sync::Mutex<()>> {
+    type Turns = HashMap<(Option<String>, i64), Arc<tokio::sync::Mutex<()>>>;
+    static TURNS: LazyLock<Mutex<Turns>> = LazyLock::new(Mutex::default);
+    let database = pool.connect_options().get_database().map(str::to_owned);
+    TURNS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry((database, key))
+        .or_default()
+        .clone()
 }
 
 /// The durable name of `service`'s consumer of `subject`: `payments__orders_order_placed`.
@@ -167,9 +201,14 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                 name: name.clone(),
                 source: source.into(),
             })?;
+        let batch_lock = handler
+            .batch_lock()
+            .unwrap_or_else(|| batch_lock_key(service));
         Ok(Self {
             name,
-            batch_lock: batch_lock_key(service),
+            batch_lock,
+            turn: turn(&pool, batch_lock),
+            commit_failpoint: format!("{}@{}", failpoint::AFTER_EFFECT_BEFORE_COMMIT, E::SUBJECT),
             pool,
             jetstream,
             subjects,
@@ -377,75 +416,115 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         true
     }
 
-    /// Applies the batch in one transaction, each event in a savepoint; one result per event.
-    /// If the commit fails, nothing of the batch happened and every event is retried.
+    /// Applies the batch in one transaction; one result per event. The batch first runs without
+    /// savepoints (two round trips fewer per event); if an event fails, that transaction is
+    /// rolled back and the batch runs again with each event in its own savepoint, so that only
+    /// the failure is rolled back. A batch of one needs no second run: its event's failure is
+    /// its transaction's. If the commit fails, nothing of the batch happened and every event is
+    /// retried.
     async fn apply(
         &self,
         items: &[(jetstream::Message, i64, Envelope<E>, tracing::Span)],
     ) -> Vec<Result<Applied, HandlerError>> {
-        let mut tx = match self.pool.begin().await {
-            Ok(tx) => tx,
-            Err(err) => {
-                let reason = format!("database: {err}");
-                return items
+        // Held until after the commit; taken before the connection (see the module docs).
+        let _turn = if self.settings.consumer_batch > 1 {
+            Some(self.turn.lock().await)
+        } else {
+            None
+        };
+        match self.attempt(items, false).await {
+            Attempt::Done(results) => results,
+            Attempt::EventFailed(results) if items.len() == 1 => results,
+            Attempt::EventFailed(_) => match self.attempt(items, true).await {
+                Attempt::Done(results) | Attempt::EventFailed(results) => results,
+            },
+        }
+    }
+
+    /// One transaction over the batch, each event in a savepoint or, without, stopping at the
+    /// first event that fails.
+    async fn attempt(
+        &self,
+        items: &[(jetstream::Message, i64, Envelope<E>, tracing::Span)],
+        savepoints: bool,
+    ) -> Attempt {
+        let all_failed = |reason: String| {
+            Attempt::Done(
+                items
                     .iter()
                     .map(|_| Err(HandlerError::Transient(reason.clone())))
-                    .collect();
-            }
+                    .collect(),
+            )
+        };
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(err) => return all_failed(format!("database: {err}")),
         };
         if self.settings.consumer_batch > 1
             && let Err(err) = sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(self.handler.batch_lock().unwrap_or(self.batch_lock))
+                .bind(self.batch_lock)
                 .execute(&mut *tx)
                 .await
         {
-            let reason = format!("database: batch lock: {err}");
-            return items
-                .iter()
-                .map(|_| Err(HandlerError::Transient(reason.clone())))
-                .collect();
+            return all_failed(format!("database: batch lock: {err}"));
         }
         let mut results = Vec::with_capacity(items.len());
-        for (_, _, envelope, span) in items {
-            results.push(
-                self.apply_one(&mut tx, envelope)
+        for (n, (_, _, envelope, span)) in items.iter().enumerate() {
+            if savepoints {
+                let applied = self
+                    .apply_in_savepoint(&mut tx, envelope)
                     .instrument(span.clone())
-                    .await,
-            );
+                    .await;
+                results.push(applied);
+                continue;
+            }
+            match self
+                .apply_one(&mut tx, envelope)
+                .instrument(span.clone())
+                .await
+            {
+                Ok(applied) => results.push(Ok(applied)),
+                Err(err) => {
+                    // The transaction goes with everything the batch did so far.
+                    drop(tx);
+                    let mut results: Vec<_> = (0..items.len())
+                        .map(|_| Err(HandlerError::Transient("rolled back with its batch".into())))
+                        .collect();
+                    results[n] = Err(err);
+                    return Attempt::EventFailed(results);
+                }
+            }
         }
-        let scoped = format!("{}@{}", failpoint::AFTER_EFFECT_BEFORE_COMMIT, E::SUBJECT);
         if self.failpoints.hit(failpoint::AFTER_EFFECT_BEFORE_COMMIT)
-            || self.failpoints.hit(&scoped)
+            || self.failpoints.hit(&self.commit_failpoint)
         {
             // As if the process died here: the transaction is dropped, the messages come back.
             drop(tx);
-            return results
-                .into_iter()
-                .map(|_| Err(HandlerError::Transient("crashed before commit".into())))
-                .collect();
+            return all_failed("crashed before commit".into());
         }
         if let Err(err) = tx.commit().await {
             let reason = format!("database: commit failed: {err}");
-            return results
-                .into_iter()
-                .map(|r| r.and(Err(HandlerError::Transient(reason.clone()))))
-                .collect();
+            return Attempt::Done(
+                results
+                    .into_iter()
+                    .map(|r| r.and(Err(HandlerError::Transient(reason.clone()))))
+                    .collect(),
+            );
         }
         if results.iter().any(|r| matches!(r, Ok(Applied::Fresh)))
             && let Some(outbox) = &self.outbox
         {
             outbox.wake();
         }
-        results
+        Attempt::Done(results)
     }
 
-    /// One event inside the batch's transaction, in its own savepoint.
+    /// One event inside the batch's transaction: recorded in the inbox, then handled.
     async fn apply_one(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        conn: &mut PgConnection,
         envelope: &Envelope<E>,
     ) -> Result<Applied, HandlerError> {
-        let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
         let fresh = sqlx::query(
             "INSERT INTO oc_inbox (consumer, event_id, subject) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
@@ -453,21 +532,30 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         .bind(&self.name)
         .bind(envelope.id)
         .bind(&envelope.subject)
-        .execute(&mut *savepoint)
+        .execute(&mut *conn)
         .await?
         .rows_affected()
             == 1;
         if !fresh {
-            savepoint.commit().await?;
             return Ok(Applied::Duplicate);
         }
-        match self.handler.handle(&mut savepoint, envelope).await {
-            Ok(()) => {
+        self.handler.handle(conn, envelope).await?;
+        Ok(Applied::Fresh)
+    }
+
+    /// [`Self::apply_one`] in its own savepoint: a failure takes only this event's writes.
+    async fn apply_in_savepoint(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        envelope: &Envelope<E>,
+    ) -> Result<Applied, HandlerError> {
+        let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+        match self.apply_one(&mut savepoint, envelope).await {
+            Ok(applied) => {
                 savepoint.commit().await?;
-                Ok(Applied::Fresh)
+                Ok(applied)
             }
             Err(err) => {
-                // Only this event's writes go; the batch's others stay.
                 savepoint.rollback().await?;
                 Err(err)
             }

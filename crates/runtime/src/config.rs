@@ -84,9 +84,8 @@ pub struct MessagingSettings {
     /// Deliveries of one event before it is dead-lettered.
     pub max_deliveries: i64,
     /// Events a consumer applies in one transaction when they are waiting (each in its own
-    /// savepoint): one commit per batch instead of one per event. Off (1) by default: two
-    /// consumers batching events that lock the same rows in different orders deadlock (the
-    /// full-cycle benchmark found it in inventory), see docs/BENCHMARKS.md.
+    /// savepoint): one commit per batch instead of one per event (`OC_CONSUMER_BATCH`, 64; 1
+    /// turns it off). A service's batching consumers take turns (docs/BENCHMARKS.md).
     pub consumer_batch: usize,
     /// First redelivery delay; doubles per delivery up to `retry_backoff_max`.
     pub retry_backoff: Duration,
@@ -95,7 +94,7 @@ pub struct MessagingSettings {
     pub ack_wait: Duration,
     pub timer_poll: Duration,
     /// Due timers of one kind a poller fires in one transaction (each in its own savepoint):
-    /// one commit per batch instead of one per timer (`OC_TIMER_BATCH`, 1).
+    /// one commit per batch instead of one per timer (`OC_TIMER_BATCH`, 64).
     pub timer_batch: i64,
     /// How often gauges read from NATS or Postgres are refreshed: each consumer's lag,
     /// orders per status.
@@ -299,12 +298,12 @@ impl Settings {
                 relay_poll: env.millis("OC_RELAY_POLL_MS", 200)?,
                 relay_lease: env.millis("OC_RELAY_LEASE_MS", 30_000)?,
                 max_deliveries: env.parse("OC_CONSUMER_MAX_DELIVERIES", 5)?,
-                consumer_batch: env.parse::<usize>("OC_CONSUMER_BATCH", 1)?.max(1),
+                consumer_batch: env.parse::<usize>("OC_CONSUMER_BATCH", 64)?.max(1),
                 retry_backoff: env.millis("OC_CONSUMER_RETRY_BACKOFF_MS", 500)?,
                 retry_backoff_max: env.millis("OC_CONSUMER_RETRY_BACKOFF_MAX_MS", 30_000)?,
                 ack_wait: env.millis("OC_CONSUMER_ACK_WAIT_MS", 30_000)?,
                 timer_poll: env.millis("OC_TIMER_POLL_MS", 500)?,
-                timer_batch: env.parse::<i64>("OC_TIMER_BATCH", 1)?.max(1),
+                timer_batch: env.parse::<i64>("OC_TIMER_BATCH", 64)?.max(1),
                 metrics_poll: env.millis("OC_METRICS_POLL_MS", 5000)?,
             },
             log: LogSettings {

@@ -1,16 +1,19 @@
 //! Events waiting for a consumer are applied in one transaction, each in its own savepoint: a
 //! failing event takes only its own writes with it; the transaction holds the handler's batch
-//! lock.
+//! lock; a consumer waiting for its turn holds no pooled connection.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use messaging::Outbox;
-use messaging::dlq;
+use async_nats::jetstream::consumer::pull;
 use messaging::failpoint::FailPoints;
 use messaging::metrics::MessagingMetrics;
+use messaging::{Consumer, Envelope, Handler, HandlerError, Outbox, dlq};
+use sqlx::PgConnection;
 use testkit::TestEnv;
+use tokio::sync::Notify;
 
-use crate::probe::{self, PROBE};
+use crate::probe::{self, PROBE, Ping};
 
 #[tokio::test]
 async fn a_failing_event_in_a_batch_is_rolled_back_alone_and_the_others_commit_under_the_batch_lock()
@@ -59,4 +62,109 @@ async fn a_failing_event_in_a_batch_is_rolled_back_alone_and_the_others_commit_u
         "the failed event's write is gone"
     );
     assert_eq!(probe::inbox_rows(&pool).await, 5);
+}
+
+/// A handler that takes the probe service's turn and keeps it until the test releases it.
+struct Gate {
+    entered: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+impl Handler<Ping> for Gate {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &Envelope<Ping>,
+    ) -> Result<(), HandlerError> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        sqlx::query("INSERT INTO effects (event_id, n) VALUES ($1, $2)")
+            .bind(event.id)
+            .bind(event.event.n + 100)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    fn batch_lock(&self) -> Option<i64> {
+        Some(messaging::consumer::batch_lock_key("probe"))
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_waiting_for_its_services_turn_holds_no_pooled_connection() {
+    let env = TestEnv::with(|s| s.messaging.consumer_batch = 64).await;
+    let pool = env.pool(&PROBE).await;
+    let stream = runtime::nats::ensure_stream(
+        env.jetstream(),
+        &env.subjects(),
+        "probe",
+        &env.settings.streams,
+    )
+    .await
+    .unwrap();
+    let outbox = Outbox::new(env.settings.clock.clone());
+    let _relay = probe::spawn_relay(&env, &pool, &outbox, FailPoints::new());
+    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let gate = Consumer::<Ping, Gate>::provision(
+        "gate",
+        Gate {
+            entered: entered.clone(),
+            release: release.clone(),
+        },
+        pool.clone(),
+        env.jetstream().clone(),
+        env.subjects(),
+        &env.settings.streams,
+        env.settings.messaging.clone(),
+    )
+    .await
+    .unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let _stop = token.clone().drop_guard();
+    tokio::spawn(gate.run(token.clone()));
+    probe::write(&pool, &outbox, 1).await;
+    tokio::time::timeout(testkit::PATIENCE, entered.notified())
+        .await
+        .expect("the gate to take the turn");
+
+    // The probe's own consumer shares the turn: it receives the event and waits.
+    let _consumer =
+        probe::spawn_consumer(&env, &pool, FailPoints::new(), MessagingMetrics::default()).await;
+    let name = messaging::consumer::durable_name("probe", "probe.ping.sent");
+    testkit::eventually("the probe consumer to hold the event", || async {
+        let mut consumer = stream.get_consumer::<pull::Config>(&name).await.ok()?;
+        (consumer.info().await.ok()?.num_ack_pending == 1).then_some(())
+    })
+    .await;
+    // The gate holds one of the pool's four connections; the waiting consumer none.
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let conn = tokio::time::timeout(testkit::PATIENCE, pool.acquire())
+            .await
+            .expect("a waiting consumer holds a pooled connection")
+            .unwrap();
+        others.push(conn);
+    }
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&mut *others[0])
+    .await
+    .unwrap();
+    assert_eq!(waiting, 0, "nobody waits for the lock inside PostgreSQL");
+    drop(others);
+
+    release.notify_one();
+    testkit::eventually("both consumers to apply the event in turn", || async {
+        (probe::effects(&pool).await == 2).then_some(())
+    })
+    .await;
+    let mut applied: Vec<i32> = sqlx::query_scalar("SELECT n FROM effects")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    applied.sort_unstable();
+    assert_eq!(applied, [1, 101]);
 }
