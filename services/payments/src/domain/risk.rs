@@ -13,15 +13,21 @@ pub struct OrderFacts {
     pub largest_line_quantity: i32,
     pub shipping_country: Option<String>,
     pub billing_country: Option<String>,
-    /// Other orders in the last hour by the same customer, payment token, address or phone.
+    /// Other orders in the last hour by the same customer, payment token, address or phone,
+    /// each counted up to [`RiskRules::count_cap`].
     pub velocity: Velocity,
-    /// Orders by the same customer ever assessed, this one excluded.
+    /// Orders by the same customer assessed before, this one excluded, counted up to
+    /// [`RiskRules::count_cap`] (the rules only ask whether there is one).
     pub previous_orders: i64,
-    /// The customer's average order total in this currency before this order, if any.
+    /// The customer's average order total in this currency over their latest
+    /// [`USUAL_OVER`] orders before this one, if any.
     pub usual_total_minor: Option<i64>,
     /// Block-list entries in force that match the order: (kind, the entry's reason).
     pub blocklisted: Vec<(Kind, String)>,
 }
+
+/// A customer's "usual" order is the average of their latest this many.
+pub const USUAL_OVER: i64 = 100;
 
 /// Other orders placed in the hour before this one that share something with it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +69,15 @@ pub struct RiskRules {
     pub blocklist_identity_points: i32,
     /// Points for a blocked e-mail domain, postal code or country: a signal, not a verdict.
     pub blocklist_area_points: i32,
+}
+
+impl RiskRules {
+    /// How far history counts go: far enough to say how many orders fired a velocity rule,
+    /// short enough that a street, phone or card shared by thousands of orders an hour (a
+    /// marketplace's pick-up point, an attack) costs each assessment at most this many rows.
+    pub fn count_cap(&self) -> i64 {
+        self.velocity_per_hour.saturating_mul(10).max(100)
+    }
 }
 
 impl Default for RiskRules {
@@ -116,9 +131,14 @@ impl RiskRules {
             ("phone_velocity", v.phone, "with this phone number", 15),
         ] {
             if count >= self.velocity_per_hour {
+                let at_least = if count >= self.count_cap() {
+                    "at least "
+                } else {
+                    ""
+                };
                 add(
                     code,
-                    format!("{count} other orders {by} in the last hour"),
+                    format!("{at_least}{count} other orders {by} in the last hour"),
                     points,
                 );
             }
@@ -247,6 +267,24 @@ mod tests {
         assert_eq!(a.reasons[0].code, "above_usual_value");
         assert_eq!(a.score, 20);
         assert!(a.reasons[0].description.contains("usual order (1000)"));
+    }
+
+    #[test]
+    fn a_velocity_count_at_the_cap_says_at_least() {
+        let rules = RiskRules::default();
+        let facts = OrderFacts {
+            velocity: Velocity {
+                address: rules.count_cap(),
+                ..Velocity::default()
+            },
+            previous_orders: 1,
+            ..OrderFacts::default()
+        };
+        let a = rules.assess(&facts);
+        assert_eq!(
+            a.reasons[0].description,
+            "at least 100 other orders to this address in the last hour"
+        );
     }
 
     #[test]

@@ -63,8 +63,15 @@ impl Handler<OrderPlaced> for AssessRisk {
             phone_keys: keys(Kind::Phone),
         };
         let total = placed.total.clone().unwrap_or_default();
-        let (velocity, past) =
-            store::risk::history(tx, &signals, order_id, placed_at, &total.currency_code).await?;
+        let (velocity, past) = store::risk::history(
+            tx,
+            &signals,
+            order_id,
+            placed_at,
+            &total.currency_code,
+            self.rules.count_cap(),
+        )
+        .await?;
         let blocklisted = blocked(tx, &candidates, self.clock.now()).await?;
         let stored_total = (total.amount_minor, total.currency_code.clone());
         let facts = OrderFacts {

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::domain::risk::{Assessment, Reason, Velocity};
+use crate::domain::risk::{Assessment, Reason, USUAL_OVER, Velocity};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredAssessment {
@@ -24,38 +24,42 @@ pub struct Signals {
     pub phone_keys: Vec<String>,
 }
 
-/// What the customer did before: their orders ever and their average total in `currency`.
+/// What the customer did before: their orders (counted up to the cap) and their usual total
+/// in `currency`.
 pub struct Past {
     pub orders: i64,
     pub usual_total_minor: Option<i64>,
 }
 
 /// Other orders in the hour before `placed_at` sharing each signal, and the customer's past;
-/// `order_id` excluded.
+/// `order_id` excluded. Every count stops at `cap` rows and the usual total reads the latest
+/// [`USUAL_OVER`] orders, so one assessment reads a bounded number of rows however many
+/// orders share a key.
 pub async fn history(
     conn: &mut PgConnection,
     signals: &Signals,
     order_id: Uuid,
     placed_at: DateTime<Utc>,
     currency: &str,
+    cap: i64,
 ) -> Result<(Velocity, Past), sqlx::Error> {
     type Row = (i64, i64, i64, i64, i64, Option<i64>);
     let (customer, token, address, phone, ever, usual): Row = sqlx::query_as(
-        "WITH recent AS (
-             SELECT customer_id, token_fingerprint, address_keys, phone_keys
+        "WITH hour AS NOT MATERIALIZED (
+             SELECT order_id, customer_id, token_fingerprint, address_keys, phone_keys
              FROM risk_assessments
-             WHERE placed_at > $2 - interval '1 hour' AND placed_at <= $2 AND order_id <> $1
-               AND (customer_id = $3 OR token_fingerprint = $4
-                    OR address_keys && $5 OR phone_keys && $6))
-         SELECT count(*) FILTER (WHERE customer_id = $3),
-                count(*) FILTER (WHERE token_fingerprint = $4),
-                count(*) FILTER (WHERE address_keys && $5),
-                count(*) FILTER (WHERE phone_keys && $6),
-                (SELECT count(*) FROM risk_assessments WHERE customer_id = $3 AND order_id <> $1),
-                (SELECT floor(avg(total_minor))::bigint FROM risk_assessments
-                 WHERE customer_id = $3 AND order_id <> $1 AND currency = $7
-                   AND placed_at <= $2)
-         FROM recent",
+             WHERE placed_at > $2 - interval '1 hour' AND placed_at <= $2 AND order_id <> $1)
+         SELECT
+             (SELECT count(*) FROM (SELECT 1 FROM hour WHERE customer_id = $3 LIMIT $8) c),
+             (SELECT count(*) FROM (SELECT 1 FROM hour WHERE token_fingerprint = $4 LIMIT $8) t),
+             (SELECT count(*) FROM (SELECT 1 FROM hour WHERE address_keys && $5 LIMIT $8) a),
+             (SELECT count(*) FROM (SELECT 1 FROM hour WHERE phone_keys && $6 LIMIT $8) p),
+             (SELECT count(*) FROM (SELECT 1 FROM risk_assessments
+                                    WHERE customer_id = $3 AND order_id <> $1 LIMIT $8) e),
+             (SELECT floor(avg(total_minor))::bigint FROM (
+                  SELECT total_minor FROM risk_assessments
+                  WHERE customer_id = $3 AND order_id <> $1 AND currency = $7 AND placed_at <= $2
+                  ORDER BY placed_at DESC LIMIT $9) u)",
     )
     .bind(order_id)
     .bind(placed_at)
@@ -64,6 +68,8 @@ pub async fn history(
     .bind(&signals.address_keys)
     .bind(&signals.phone_keys)
     .bind(currency)
+    .bind(cap)
+    .bind(USUAL_OVER)
     .fetch_one(conn)
     .await?;
     Ok((
