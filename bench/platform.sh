@@ -54,17 +54,7 @@ for svc in sys.argv[1:]:
             print(f"stream BENCH_{svc.upper()}:", "deleted" if body.get("success") else body.get("error", {}).get("description"), file=sys.stderr)
             break
 PY
-    export OC_SUBJECT_ROOT=bench
-    export OC_DATABASE_URL=postgres://postgres@127.0.0.1:5432
-    i=0
-    for s in "${services[@]}"; do
-        upper="${s^^}"
-        export "OC_${upper}_GRPC_ADDR=127.0.0.1:$((GRPC_BASE + i))"
-        export "OC_${upper}_HTTP_ADDR=127.0.0.1:$((HTTP_BASE + i))"
-        export "OC_${upper}_DATABASE_URL=$OC_DATABASE_URL/ordercycle_bench_$s"
-        i=$((i + 1))
-    done
-    export OC_FULFILLMENT_SHIPPING_URL=http://127.0.0.1:$((GRPC_BASE + 4))
+    source bench/env.sh
     # 51051–51058 lie in Linux's ephemeral port range: an outgoing connection may hold one for
     # a moment ("Address already in use"), so a failed start is retried.
     # Values of anything that looks like a credential are not echoed.

@@ -114,12 +114,19 @@ impl Rng {
     }
 }
 
-/// Two distinct SKUs of `skus`, 1–2 units each: the lines `bench/order_tx.sql` draws.
+/// Customers the orders come from. Each has their own e-mail, phone, street and card token, as
+/// real traffic does: orders that all shared one street, phone and card (as the load did until
+/// session 5) are a velocity attack, and made risk scoring count every earlier order of the hour.
+const CUSTOMERS: u32 = 100_000;
+
+/// Two distinct SKUs of `skus`, 1–2 units each (the lines `bench/order_tx.sql` draws), from one
+/// of [`CUSTOMERS`].
 #[allow(
     clippy::needless_update,
     reason = "the contract is growing; fields added later keep their defaults"
 )]
-fn request(rng: &mut Rng, client: u32, skus: u32) -> PlaceOrderRequest {
+fn request(rng: &mut Rng, skus: u32) -> PlaceOrderRequest {
+    let customer = rng.pick(CUSTOMERS);
     let a = rng.pick(skus);
     let mut b = rng.pick(skus.saturating_sub(1).max(1));
     if skus > 1 && b >= a {
@@ -141,10 +148,10 @@ fn request(rng: &mut Rng, client: u32, skus: u32) -> PlaceOrderRequest {
     PlaceOrderRequest {
         request_id: uuid::Uuid::new_v4().to_string(),
         customer: Some(Customer {
-            id: format!("bench-{client}"),
+            id: format!("bench-{customer}"),
             name: "Bench Customer".into(),
-            email: format!("bench-{client}@example.com"),
-            phone: "+49 30 1234567".into(),
+            email: format!("bench-{customer}@example.com"),
+            phone: format!("+49 30 {customer:07}"),
         }),
         channel: Channel::Web.into(),
         fulfillment_mode: FulfillmentMode::Ship.into(),
@@ -152,7 +159,7 @@ fn request(rng: &mut Rng, client: u32, skus: u32) -> PlaceOrderRequest {
         lines,
         shipping_address: Some(Address {
             recipient: "Bench Customer".into(),
-            line1: "Unter den Linden 1".into(),
+            line1: format!("Benchstraße {customer}"),
             line2: String::new(),
             city: "Berlin".into(),
             region: "BE".into(),
@@ -163,7 +170,7 @@ fn request(rng: &mut Rng, client: u32, skus: u32) -> PlaceOrderRequest {
         billing_address: None,
         payment: Some(PaymentInstruction {
             method: PaymentMethod::Card.into(),
-            token: "tok_visa".into(),
+            token: format!("tok_bench_{customer}"),
             installment_count: 0,
         }),
         // Fields added to the contract later keep their defaults.
@@ -241,7 +248,7 @@ pub async fn run(
                         if sent >= window.end {
                             break;
                         }
-                        let req = request(&mut rng, c, skus);
+                        let req = request(&mut rng, skus);
                         place_one(&mut client, req, sent, window, &tracker, &mut m).await;
                     }
                     m
@@ -277,7 +284,7 @@ pub async fn run(
                     continue;
                 };
                 let mut client = clients[client_no].clone();
-                let req = request(&mut rng, client_no as u32, skus);
+                let req = request(&mut rng, skus);
                 let tracker = tracker.clone();
                 tasks.spawn(async move {
                     let mut m = Measured::new();
@@ -308,7 +315,7 @@ mod tests {
     fn requests_have_two_distinct_catalog_lines_at_catalog_prices() {
         let mut rng = Rng::new(7);
         for _ in 0..1000 {
-            let req = request(&mut rng, 3, 50);
+            let req = request(&mut rng, 50);
             assert_eq!(req.lines.len(), 2);
             assert_ne!(req.lines[0].sku, req.lines[1].sku);
             for line in &req.lines {
@@ -321,5 +328,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn orders_come_from_many_customers_each_with_their_own_street_phone_and_card() {
+        let mut rng = Rng::new(11);
+        let requests: Vec<_> = (0..1000).map(|_| request(&mut rng, 50)).collect();
+        let distinct = |f: &dyn Fn(&PlaceOrderRequest) -> String| {
+            requests
+                .iter()
+                .map(f)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        let customer = |r: &PlaceOrderRequest| r.customer.as_ref().unwrap().id.clone();
+        assert!(distinct(&customer) > 990, "customers repeat too often");
+        // One customer, one street, phone and token: as many of each as customers.
+        let n = distinct(&customer);
+        assert_eq!(
+            distinct(&|r| r.shipping_address.as_ref().unwrap().line1.clone()),
+            n
+        );
+        assert_eq!(distinct(&|r| r.customer.as_ref().unwrap().phone.clone()), n);
+        assert_eq!(distinct(&|r| r.payment.as_ref().unwrap().token.clone()), n);
     }
 }
