@@ -61,6 +61,8 @@ pub enum Mode {
 pub struct Measured {
     pub ok: Histogram<u64>,
     pub errors: BTreeMap<String, u64>,
+    /// The first answer's message for each error code, to tell what went wrong.
+    pub error_samples: BTreeMap<String, String>,
     /// RESOURCE_EXHAUSTED answers: how fast the platform sheds.
     pub shed: Histogram<u64>,
     /// Open loop: requests not sent because `max_in_flight` were open.
@@ -72,6 +74,7 @@ impl Measured {
         Self {
             ok: histogram(),
             errors: BTreeMap::new(),
+            error_samples: BTreeMap::new(),
             shed: histogram(),
             skipped: 0,
         }
@@ -82,6 +85,11 @@ impl Measured {
         let _ = self.shed.add(&other.shed);
         for (code, n) in &other.errors {
             *self.errors.entry(code.clone()).or_default() += n;
+        }
+        for (code, message) in &other.error_samples {
+            self.error_samples
+                .entry(code.clone())
+                .or_insert_with(|| message.clone());
         }
         self.skipped += other.skipped;
     }
@@ -215,7 +223,11 @@ async fn place_one(
             if status.code() == tonic::Code::ResourceExhausted {
                 record(&mut m.shed, done - since);
             }
-            *m.errors.entry(format!("{:?}", status.code())).or_default() += 1;
+            let code = format!("{:?}", status.code());
+            m.error_samples
+                .entry(code.clone())
+                .or_insert_with(|| status.message().to_owned());
+            *m.errors.entry(code).or_default() += 1;
         }
     }
 }

@@ -316,7 +316,7 @@ async fn run_platform(
     let ok = measured.ok.len();
     let place_tps = ok as f64 / secs;
     let orders_in_load = place_tps * load_secs;
-    Ok(json!({
+    let mut run = json!({
         "mode": label,
         "clients": match mode { load::Mode::Closed { clients } => json!(clients), load::Mode::Open { .. } => Value::Null },
         "offered_rate": match mode { load::Mode::Open { rate, .. } => json!(rate), load::Mode::Closed { .. } => Value::Null },
@@ -358,7 +358,10 @@ async fn run_platform(
             (Some(idle), Some(after)) => json!({"before": idle.0, "after": after.0, "peak": after.1}),
             _ => Value::Null,
         },
-    }))
+    });
+    // Outside the literal above: one more field would exceed json!'s recursion limit.
+    run["error_samples"] = json!(measured.error_samples);
+    Ok(run)
 }
 
 fn field(v: &Value, key: &str) -> Option<f64> {
