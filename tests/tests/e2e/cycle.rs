@@ -221,16 +221,25 @@ pub(crate) async fn stock_settles_at(p: &Platform, warehouse_id: &str, levels: (
 }
 
 pub(crate) async fn payment_of(p: &Platform, order_id: &str) -> Payment {
-    PaymentServiceClient::new(p.service("payments").channel().await)
+    payment_if_any(p, order_id)
+        .await
+        .expect("the order has a payment")
+}
+
+/// The order's payment, or `None` while payments has not taken the request yet (an order can
+/// show AWAITING_PAYMENT before payments' consumer has created its payment).
+pub(crate) async fn payment_if_any(p: &Platform, order_id: &str) -> Option<Payment> {
+    let answer = PaymentServiceClient::new(p.service("payments").channel().await)
         .get_payment(GetPaymentRequest {
             order_id: order_id.to_owned(),
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap()
+        .await;
+    match answer {
+        Ok(response) => response.into_inner().payment,
+        Err(status) if status.code() == tonic::Code::NotFound => None,
+        Err(status) => panic!("GetPayment: {status}"),
+    }
 }
 
 pub(crate) async fn shipment_of(p: &Platform, id: &str) -> Shipment {
