@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The relay claimed rows (the business transaction committed) but has not published them.
+/// The relay has locked committed rows (the business transaction is done) but not published them.
 pub const AFTER_COMMIT_BEFORE_PUBLISH: &str = "after_commit_before_publish";
 /// The relay's events are in the stream but the rows are not yet marked as sent.
 pub const AFTER_PUBLISH_BEFORE_MARK: &str = "after_publish_before_mark";

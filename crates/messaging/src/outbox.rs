@@ -2,12 +2,16 @@
 //! it exists exactly when the state change that caused it committed; the [`Relay`] publishes
 //! committed rows to JetStream and marks them sent after the publish ack.
 //!
-//! The relay claims a batch in a short transaction (a lease in `claimed_until`, taken with
-//! `FOR UPDATE SKIP LOCKED` so several replicas share the work), publishes the whole batch with
-//! every publish in flight at once, awaits the acks, then marks the acknowledged rows. A relay
-//! that dies after publishing leaves its rows to be published again when the lease runs out;
-//! the repeat carries the same `Nats-Msg-Id`, and consumers' inboxes make it harmless even when
-//! JetStream's duplicate window has passed.
+//! A relay round is one transaction: it locks the oldest unpublished rows with
+//! `FOR UPDATE SKIP LOCKED` (so several replicas share the work), publishes the whole batch with
+//! every publish in flight at once, awaits the acks, marks the acknowledged rows and commits.
+//! Taking rows writes nothing (an earlier lease column cost a rewrite of every row and a commit
+//! per round — docs/BENCHMARKS.md, session 6). A relay that dies after publishing releases its
+//! locks with its connection, and the rows are published again by the next round; the repeat
+//! carries the same `Nats-Msg-Id`, and consumers' inboxes make it harmless even when
+//! JetStream's duplicate window has passed. The old lease column `oc_outbox.claimed_until` is no
+//! longer written; it stays until a later release drops it, so that the previous release's pods
+//! keep working during a rolling update (docs/operations.md, expand/contract).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +90,6 @@ async fn insert(conn: &mut PgConnection, event: &Outgoing) -> Result<(), sqlx::E
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    seq: i64,
     id: Uuid,
     subject: String,
     ce_type: String,
@@ -205,39 +208,63 @@ impl Relay {
         }
     }
 
-    /// One claim → publish → mark cycle; returns how many rows were published.
+    /// One lock → publish → mark round in one transaction; returns how many rows were
+    /// published.
     async fn round(&self) -> Result<usize, RoundError> {
+        let mut tx = self.pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as(
-            "UPDATE oc_outbox SET claimed_until = now() + $2, attempts = attempts + 1
-             WHERE id IN (
-                 SELECT id FROM oc_outbox
-                 WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-                 ORDER BY seq
-                 LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING seq, id, subject, ce_type, aggregate_id, payload, traceparent, occurred_at",
+            "SELECT id, subject, ce_type, aggregate_id, payload, traceparent, occurred_at
+             FROM oc_outbox WHERE published_at IS NULL
+             ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(self.settings.relay_batch)
-        .bind(self.settings.relay_lease)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
+            tx.rollback().await?;
             return Ok(0);
         }
         if self.failpoints.hit(failpoint::AFTER_COMMIT_BEFORE_PUBLISH) {
             return Err(RoundError::Crashed(failpoint::AFTER_COMMIT_BEFORE_PUBLISH));
         }
-        let mut rows = rows;
-        // RETURNING does not keep the subquery's order.
-        rows.sort_by_key(|row| row.seq);
         let events: Vec<Outgoing> = rows.into_iter().map(Outgoing::from).collect();
         let total = events.len();
+        let (published, failed) = self.publish(&events).await;
+        if self.failpoints.hit(failpoint::AFTER_PUBLISH_BEFORE_MARK) {
+            return Err(RoundError::Crashed(failpoint::AFTER_PUBLISH_BEFORE_MARK));
+        }
+        if !published.is_empty() {
+            sqlx::query("UPDATE oc_outbox SET published_at = now() WHERE id = ANY($1)")
+                .bind(&published)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !failed.is_empty() {
+            // Counted for inspection; the commit releases them and the relay's own backoff paces
+            // the retry.
+            sqlx::query("UPDATE oc_outbox SET attempts = attempts + 1 WHERE id = ANY($1)")
+                .bind(&failed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        if !failed.is_empty() {
+            return Err(RoundError::Unacknowledged {
+                failed: failed.len(),
+                total,
+            });
+        }
+        Ok(published.len())
+    }
 
+    /// Publishes `events` with every publish in flight at once; the ids acknowledged and the ids
+    /// not.
+    async fn publish(&self, events: &[Outgoing]) -> (Vec<Uuid>, Vec<Uuid>) {
         // Send every publish before awaiting any ack: the acks pipeline on one connection.
-        // Every wait is bounded: a publish or an ack that never comes must release the claim
-        // (below) rather than stall the relay while its rows wait for the lease to expire.
-        let mut pending = Vec::with_capacity(total);
-        for event in &events {
+        // Every wait is bounded: a publish or an ack that never comes must end the round (and
+        // release its rows) rather than stall the relay.
+        let mut pending = Vec::with_capacity(events.len());
+        for event in events {
             let subject = self.subjects.absolute(&event.subject);
             let sent = tokio::time::timeout(
                 PUBLISH_TIMEOUT,
@@ -252,7 +279,7 @@ impl Relay {
             .and_then(|sent| sent.map_err(|e| e.to_string()));
             pending.push((event, sent));
         }
-        let mut published = Vec::with_capacity(total);
+        let mut published = Vec::with_capacity(events.len());
         let mut failed = Vec::new();
         let acks = futures::future::join_all(pending.into_iter().map(|(event, sent)| async move {
             let acked = match sent {
@@ -283,29 +310,7 @@ impl Relay {
                 }
             }
         }
-        if self.failpoints.hit(failpoint::AFTER_PUBLISH_BEFORE_MARK) {
-            return Err(RoundError::Crashed(failpoint::AFTER_PUBLISH_BEFORE_MARK));
-        }
-        if !published.is_empty() {
-            sqlx::query(
-                "UPDATE oc_outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1)",
-            )
-            .bind(&published)
-            .execute(&self.pool)
-            .await?;
-        }
-        if !failed.is_empty() {
-            // Release at once; the relay's own backoff paces the retry.
-            sqlx::query("UPDATE oc_outbox SET claimed_until = NULL WHERE id = ANY($1)")
-                .bind(&failed)
-                .execute(&self.pool)
-                .await?;
-            return Err(RoundError::Unacknowledged {
-                failed: failed.len(),
-                total,
-            });
-        }
-        Ok(published.len())
+        (published, failed)
     }
 
     async fn update_backlog_gauges(&self) {

@@ -74,17 +74,14 @@ pub struct StreamSettings {
 /// Outbox relay, consumer and timer tuning (`OC_RELAY_*`, `OC_CONSUMER_*`, `OC_TIMER_*`).
 #[derive(Debug, Clone)]
 pub struct MessagingSettings {
-    /// Rows claimed and published per relay round.
+    /// Rows locked and published per relay round.
     pub relay_batch: i64,
     /// How often an idle relay looks for rows written by another process.
     pub relay_poll: Duration,
-    /// How long a claim protects rows from another relay; a relay that died releases them
-    /// when this passes.
-    pub relay_lease: Duration,
     /// Deliveries of one event before it is dead-lettered.
     pub max_deliveries: i64,
-    /// Events a consumer applies in one transaction when they are waiting (each in its own
-    /// savepoint): one commit per batch instead of one per event (`OC_CONSUMER_BATCH`, 64; 1
+    /// Events a consumer applies in one transaction when they are waiting (in savepoints only
+    /// when one fails): one commit per batch instead of one per event (`OC_CONSUMER_BATCH`, 64; 1
     /// turns it off). A service's batching consumers take turns (docs/BENCHMARKS.md).
     pub consumer_batch: usize,
     /// First redelivery delay; doubles per delivery up to `retry_backoff_max`.
@@ -296,7 +293,6 @@ impl Settings {
             messaging: MessagingSettings {
                 relay_batch: env.parse("OC_RELAY_BATCH", 256)?,
                 relay_poll: env.millis("OC_RELAY_POLL_MS", 200)?,
-                relay_lease: env.millis("OC_RELAY_LEASE_MS", 30_000)?,
                 max_deliveries: env.parse("OC_CONSUMER_MAX_DELIVERIES", 5)?,
                 consumer_batch: env.parse::<usize>("OC_CONSUMER_BATCH", 64)?.max(1),
                 retry_backoff: env.millis("OC_CONSUMER_RETRY_BACKOFF_MS", 500)?,

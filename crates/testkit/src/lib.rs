@@ -59,7 +59,6 @@ impl TestEnv {
             "OC_STREAM_STORAGE" => Some("memory".into()),
             "OC_DB_POOL_SIZE" => Some("2".into()),
             "OC_RELAY_POLL_MS" => Some("50".into()),
-            "OC_RELAY_LEASE_MS" => Some("2000".into()),
             "OC_CONSUMER_MAX_DELIVERIES" => Some("3".into()),
             "OC_CONSUMER_RETRY_BACKOFF_MS" => Some("50".into()),
             "OC_CONSUMER_RETRY_BACKOFF_MAX_MS" => Some("500".into()),

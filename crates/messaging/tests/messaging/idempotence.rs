@@ -12,7 +12,6 @@ use crate::probe::{self, PROBE};
 async fn env_without_dedup_window() -> TestEnv {
     TestEnv::with(|s| {
         s.streams.duplicate_window = Duration::from_millis(100);
-        s.messaging.relay_lease = Duration::from_millis(500);
         s.messaging.ack_wait = Duration::from_secs(1);
     })
     .await
@@ -45,7 +44,8 @@ async fn a_relay_that_dies_between_publish_and_mark_causes_no_double_effect() {
         "the crash left the row unmarked"
     );
 
-    // Past the duplicate window and the lease, a new relay publishes the same event again.
+    // The crash released the row; past the duplicate window, a new relay publishes the same
+    // event again.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let _second = probe::spawn_relay(&env, &pool, &outbox, FailPoints::new());
     testkit::eventually("the row to be marked by the second relay", || async {
