@@ -2,8 +2,11 @@
 //! it, and fired by a poller that takes due rows with `FOR UPDATE SKIP LOCKED` — so timers
 //! survive restarts, fire once, and can be shared by several replicas. Due means due on the
 //! service [`Clock`], so a scaled clock runs week-long windows in seconds. Up to
-//! `OC_TIMER_BATCH` due timers fire in one transaction, each in its own savepoint (one that
-//! fails is rolled back alone and retried later), with one commit for the batch.
+//! `OC_TIMER_BATCH` due timers fire in one transaction with one commit, like a consumer's batch
+//! (crate::consumer): without savepoints, and only when a timer fails is the batch run again
+//! with each timer in a savepoint, so the failure is rolled back alone and retried later. A
+//! batching poller takes its service's turn with the batching consumers, since its timers lock
+//! the same rows they do.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::consumer::HandlerError;
+use crate::consumer::{self, HandlerError};
 use crate::metrics::MessagingMetrics;
 use crate::outbox::Outbox;
 use runtime::Clock;
@@ -84,6 +87,8 @@ pub struct TimerPoller<H> {
     handler: Arc<H>,
     outbox: Option<Outbox>,
     metrics: MessagingMetrics,
+    /// The service's batch turn (advisory key, in-process mutex), when it takes one.
+    turn: Option<(i64, Arc<tokio::sync::Mutex<()>>)>,
 }
 
 impl<H: TimerHandler> TimerPoller<H> {
@@ -98,7 +103,17 @@ impl<H: TimerHandler> TimerPoller<H> {
             handler: Arc::new(handler),
             outbox: None,
             metrics: MessagingMetrics::default(),
+            turn: None,
         }
+    }
+
+    /// Takes `service`'s batch turn ([`consumer::batch_lock_key`]) for every transaction, as
+    /// its batching consumers do, so a batch of timers and a batch of events never lock the same
+    /// rows in opposite orders.
+    pub fn taking_turns_with(mut self, service: &str) -> Self {
+        let key = consumer::batch_lock_key(service);
+        self.turn = Some((key, consumer::turn(&self.pool, key)));
+        self
     }
 
     pub fn with_outbox(mut self, outbox: Outbox) -> Self {
@@ -138,8 +153,29 @@ impl<H: TimerHandler> TimerPoller<H> {
 
     /// Fires up to `limit` due timers, earliest first, in one transaction; how many it took.
     pub async fn fire_due(&self, limit: i64) -> Result<usize, sqlx::Error> {
+        // Held until after the commit; taken before the connection (see crate::consumer).
+        let _turn = match &self.turn {
+            Some((_, turn)) => Some(turn.lock().await),
+            None => None,
+        };
+        match self.attempt(limit, false).await? {
+            Some(taken) => Ok(taken),
+            None => Ok(self.attempt(limit, true).await?.unwrap_or(0)),
+        }
+    }
+
+    /// One transaction over the due timers. Without savepoints it gives up at the first timer
+    /// that fails (`None`: the transaction is rolled back); with them, a failing timer is rolled
+    /// back alone and its attempt recorded.
+    async fn attempt(&self, limit: i64, savepoints: bool) -> Result<Option<usize>, sqlx::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
+        if let Some((key, _)) = &self.turn {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
         let due: Vec<Timer> = sqlx::query_as(
             "SELECT id, kind, key, fire_at, payload, attempts FROM oc_timers
              WHERE kind = $1 AND fired_at IS NULL AND fire_at <= $2
@@ -150,20 +186,27 @@ impl<H: TimerHandler> TimerPoller<H> {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
+        let mut fired = Vec::with_capacity(due.len());
         for timer in &due {
-            // Run the handler under a savepoint so a failure can still record the attempt.
+            if !savepoints {
+                match self.handler.fire(&mut tx, timer).await {
+                    Ok(()) => fired.push(timer.id),
+                    Err(err) => {
+                        tracing::debug!(kind = self.kind, key = %timer.key, error = %err,
+                            "timer failed; its batch runs again with savepoints");
+                        // Now, not on drop: until the rollback its rows stay locked, and the
+                        // rerun would skip them.
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                }
+                continue;
+            }
             let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
             match self.handler.fire(&mut attempt, timer).await {
                 Ok(()) => {
                     attempt.commit().await?;
-                    sqlx::query(
-                        "UPDATE oc_timers SET fired_at = $2, attempts = attempts + 1 WHERE id = $1",
-                    )
-                    .bind(timer.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    self.metrics.timers_fired.inc();
+                    fired.push(timer.id);
                 }
                 Err(err) => {
                     attempt.rollback().await?;
@@ -186,12 +229,22 @@ impl<H: TimerHandler> TimerPoller<H> {
                 }
             }
         }
+        if !fired.is_empty() {
+            sqlx::query(
+                "UPDATE oc_timers SET fired_at = $2, attempts = attempts + 1 WHERE id = ANY($1)",
+            )
+            .bind(&fired)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
+        self.metrics.timers_fired.inc_by(fired.len() as u64);
         if !due.is_empty()
             && let Some(outbox) = &self.outbox
         {
             outbox.wake();
         }
-        Ok(due.len())
+        Ok(Some(due.len()))
     }
 }
