@@ -144,7 +144,7 @@ pub fn batch_lock_key(service: &str) -> i64 {
 /// The in-process turn of every batching consumer sharing the advisory lock `key` in `pool`'s
 /// database (advisory locks are per database, and a test process runs many databases): one
 /// mutex per pair, so consumers waiting for their turn hold no connection.
-fn turn(pool: &PgPool, key: i64) -> Arc<tokio::sync::Mutex<()>> {
+pub(crate) fn turn(pool: &PgPool, key: i64) -> Arc<tokio::sync::Mutex<()>> {
     type Turns = HashMap<(Option<String>, i64), Arc<tokio::sync::Mutex<()>>>;
     static TURNS: LazyLock<Mutex<Turns>> = LazyLock::new(Mutex::default);
     let database = pool.connect_options().get_database().map(str::to_owned);
@@ -348,19 +348,23 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         if items.is_empty() {
             return true;
         }
-        let mut results = self.apply(&items).await;
-        for ((message, delivered, _, span), applied) in items.iter().zip(results.drain(..)) {
-            // Never hold `span.enter()` across an await: the guard would stay on the worker
-            // thread while this task is parked, and whichever task runs there next finds a
-            // closed span.
-            if !self
-                .settle(message, *delivered, applied)
-                .instrument(span.clone())
-                .await
-            {
-                return false;
-            }
+        let results = self.apply(&items).await;
+        if results.iter().any(Result::is_ok)
+            && self.failpoints.hit(failpoint::AFTER_EFFECT_BEFORE_ACK)
+        {
+            return false;
         }
+        // Every ack (or retry, or dead-lettering) at once: they are independent, and one at a
+        // time a batch of 64 waited for 64 round trips to the server.
+        // Never hold `span.enter()` across an await: the guard would stay on the worker thread
+        // while this task is parked, and whichever task runs there next finds a closed span.
+        futures::future::join_all(items.iter().zip(results).map(
+            |((message, delivered, _, span), applied)| {
+                self.settle(message, *delivered, applied)
+                    .instrument(span.clone())
+            },
+        ))
+        .await;
         true
     }
 
@@ -380,18 +384,15 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         span
     }
 
-    /// Acks, retries or dead-letters one handled message; false when a fail point says to stop.
+    /// Acks, retries or dead-letters one handled message.
     async fn settle(
         &self,
         message: &jetstream::Message,
         delivered: i64,
         applied: Result<Applied, HandlerError>,
-    ) -> bool {
+    ) {
         match applied {
             Ok(applied) => {
-                if self.failpoints.hit(failpoint::AFTER_EFFECT_BEFORE_ACK) {
-                    return false;
-                }
                 let outcome = match applied {
                     Applied::Fresh => "applied",
                     Applied::Duplicate => "duplicate",
@@ -413,7 +414,6 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                 self.dead_letter(message, delivered, &reason).await;
             }
         }
-        true
     }
 
     /// Applies the batch in one transaction; one result per event. The batch first runs without
@@ -485,8 +485,9 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             {
                 Ok(applied) => results.push(Ok(applied)),
                 Err(err) => {
-                    // The transaction goes with everything the batch did so far.
-                    drop(tx);
+                    // The transaction goes with everything the batch did so far — now, not on
+                    // drop, so the rerun does not wait for its locks.
+                    let _ = tx.rollback().await;
                     let mut results: Vec<_> = (0..items.len())
                         .map(|_| Err(HandlerError::Transient("rolled back with its batch".into())))
                         .collect();
