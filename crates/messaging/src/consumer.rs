@@ -20,7 +20,7 @@
 //! `max_deliveries`) to have the event moved to the dead-letter stream, after which the consumer
 //! goes on with the next event. Undecodable messages are dead-lettered at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -468,6 +468,15 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         {
             return all_failed(format!("database: batch lock: {err}"));
         }
+        // Without savepoints, the batch's inbox rows go in with one statement rather than one
+        // per event; an event already there (or twice in the batch) is a duplicate.
+        let mut fresh = None;
+        if !savepoints && items.len() > 1 {
+            match self.record_fresh(&mut tx, items).await {
+                Ok(ids) => fresh = Some(ids),
+                Err(err) => return all_failed(format!("database: inbox: {err}")),
+            }
+        }
         let mut results = Vec::with_capacity(items.len());
         for (n, (_, _, envelope, span)) in items.iter().enumerate() {
             if savepoints {
@@ -478,11 +487,21 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                 results.push(applied);
                 continue;
             }
-            match self
-                .apply_one(&mut tx, envelope)
-                .instrument(span.clone())
-                .await
-            {
+            let applied = match fresh.as_mut().map(|fresh| fresh.remove(&envelope.id)) {
+                Some(false) => Ok(Applied::Duplicate),
+                Some(true) => self
+                    .handler
+                    .handle(&mut tx, envelope)
+                    .instrument(span.clone())
+                    .await
+                    .map(|()| Applied::Fresh),
+                None => {
+                    self.apply_one(&mut tx, envelope)
+                        .instrument(span.clone())
+                        .await
+                }
+            };
+            match applied {
                 Ok(applied) => results.push(Ok(applied)),
                 Err(err) => {
                     // The transaction goes with everything the batch did so far — now, not on
@@ -545,6 +564,29 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
     }
 
     /// [`Self::apply_one`] in its own savepoint: a failure takes only this event's writes.
+    /// Records the batch's events in the inbox with one statement; the ids that were not there.
+    async fn record_fresh(
+        &self,
+        conn: &mut PgConnection,
+        items: &[(jetstream::Message, i64, Envelope<E>, tracing::Span)],
+    ) -> Result<HashSet<uuid::Uuid>, sqlx::Error> {
+        let (ids, subjects): (Vec<uuid::Uuid>, Vec<&str>) = items
+            .iter()
+            .map(|(_, _, envelope, _)| (envelope.id, envelope.subject.as_str()))
+            .unzip();
+        let fresh: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "INSERT INTO oc_inbox (consumer, event_id, subject)
+             SELECT $1, id, subject FROM unnest($2::uuid[], $3::text[]) AS e (id, subject)
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&self.name)
+        .bind(&ids)
+        .bind(&subjects)
+        .fetch_all(conn)
+        .await?;
+        Ok(fresh.into_iter().collect())
+    }
+
     async fn apply_in_savepoint(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,

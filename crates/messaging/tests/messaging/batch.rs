@@ -1,6 +1,7 @@
-//! Events waiting for a consumer are applied in one transaction, each in its own savepoint: a
-//! failing event takes only its own writes with it; the transaction holds the handler's batch
-//! lock; a consumer waiting for its turn holds no pooled connection.
+//! Events waiting for a consumer are applied in one transaction: a failing event takes only its
+//! own writes with it; an event already applied, or twice in the batch, is applied once; the
+//! transaction holds the handler's batch lock; a consumer waiting for its turn holds no pooled
+//! connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,76 @@ async fn a_failing_event_in_a_batch_is_rolled_back_alone_and_the_others_commit_u
         "the failed event's write is gone"
     );
     assert_eq!(probe::inbox_rows(&pool).await, 5);
+}
+
+#[tokio::test]
+async fn a_batch_applies_each_event_once_whether_its_copy_is_in_the_batch_or_already_applied() {
+    let env = TestEnv::with(|s| {
+        s.messaging.consumer_batch = 64;
+        // So that a republished copy is really stored twice.
+        s.streams.duplicate_window = Duration::from_millis(100);
+    })
+    .await;
+    let pool = env.pool(&PROBE).await;
+    probe::ensure_probe_stream(&env).await;
+    let outbox = Outbox::new(env.settings.clock.clone());
+    let relay = probe::spawn_relay(&env, &pool, &outbox, FailPoints::new());
+    for n in [1, 2, 3, 4] {
+        probe::write(&pool, &outbox, n).await;
+    }
+    testkit::eventually("the four events to be in the stream", || async {
+        (probe::unpublished(&pool).await == 0).then_some(())
+    })
+    .await;
+    // Events 1 and 2 are published again (the operator's republish), and event 4 was applied
+    // before (its inbox row is there, its effect is not: it must not be applied again).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM oc_outbox ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE oc_outbox SET published_at = NULL WHERE id = ANY($1)")
+        .bind(&ids[..2])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO oc_inbox (consumer, event_id, subject) VALUES ('probe__probe_ping_sent', $1, 'probe.ping.sent')",
+    )
+    .bind(ids[3])
+    .execute(&pool)
+    .await
+    .unwrap();
+    testkit::eventually("the copies to be in the stream", || async {
+        (probe::unpublished(&pool).await == 0).then_some(())
+    })
+    .await;
+    drop(relay);
+
+    // Published before the consumer exists: its first pull finds all six waiting, one batch.
+    let metrics = MessagingMetrics::default();
+    let _consumer = probe::spawn_consumer(&env, &pool, FailPoints::new(), metrics.clone()).await;
+    let count = |outcome: &'static str| {
+        metrics
+            .consumed
+            .get_or_create(&messaging::metrics::ConsumedLabels {
+                consumer: "probe__probe_ping_sent".into(),
+                outcome,
+            })
+            .get()
+    };
+    testkit::eventually("all six messages to be settled", || async {
+        (count("applied") + count("duplicate") == 6).then_some(())
+    })
+    .await;
+    assert_eq!((count("applied"), count("duplicate")), (3, 3));
+    let mut applied: Vec<i32> = sqlx::query_scalar("SELECT n FROM effects")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    applied.sort_unstable();
+    assert_eq!(applied, [1, 2, 3], "each once; 4 was applied before");
+    assert_eq!(probe::inbox_rows(&pool).await, 4);
 }
 
 /// A handler that takes the probe service's turn and keeps it until the test releases it.
