@@ -18,9 +18,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::domain::saga::CancelReason;
 use crate::domain::{Channel, OrderStatus};
@@ -145,26 +144,16 @@ impl OrderMetrics {
         self.returns_requested.inc();
     }
 
-    /// Records a status change: the time spent in `from`, and a hold or a cancellation.
-    /// Reads when the order entered `from` from its timeline, so call it before this
-    /// transition's own timeline entry is written.
-    pub async fn transition(
+    /// Records a status change: the time spent in `from` (entered at `entered`, when known),
+    /// and a hold or a cancellation.
+    pub fn transition(
         &self,
-        tx: &mut PgConnection,
-        order_id: Uuid,
+        entered: Option<DateTime<Utc>>,
         from: OrderStatus,
         to: OrderStatus,
         cancel: Option<CancelReason>,
         now: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        let entered: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT occurred_at FROM order_timeline
-             WHERE order_id = $1 AND status_after IS NOT NULL
-             ORDER BY occurred_at DESC LIMIT 1",
-        )
-        .bind(order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    ) {
         if let Some(entered) = entered {
             let seconds = (now - entered).to_std().unwrap_or_default().as_secs_f64();
             self.stage
@@ -184,7 +173,6 @@ impl OrderMetrics {
                 })
                 .inc();
         }
-        Ok(())
     }
 
     /// Refreshes the per-status gauges every `every` until `token` is cancelled. Every replica

@@ -174,8 +174,7 @@ impl Workflow {
                 _ => None,
             });
             self.metrics
-                .transition(tx, order_id, saga.status, next.status, cancel, now)
-                .await?;
+                .transition(row.status_since, saga.status, next.status, cancel, now);
             timeline::append(
                 tx,
                 timeline::Entry {

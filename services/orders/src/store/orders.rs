@@ -73,9 +73,9 @@ pub async fn insert(
              billing_address, payment_method, installment_count, payment_token, currency,
              total_minor, created_at, updated_at, channel_ref, subtotal_minor, shipping_minor,
              discount_minor, tax_minor, included_tax_minor, tax_inclusive,
-             shipping_service_level, adjustments)
+             shipping_service_level, adjustments, status_since)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $18)
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(id)

@@ -50,13 +50,15 @@ pub struct SagaRow {
     pub accepted_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// When the order entered `status` (none for orders placed before it was kept).
+    pub status_since: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "status, reservation_state, payment_state, payment_method, settled,
     shipped_any, captured, reservation_id, allocations, payment_id, payment_token, pay_by,
     bank_reference, captured_minor, refunded_minor, risk_score, hold_reasons, review_deadline,
     reviewed_by, review_note, cancel_reason, cancel_note, confirmed_at, delivered_at, accept_by,
-    accepted_at, completed_at, cancelled_at";
+    accepted_at, completed_at, cancelled_at, status_since";
 
 pub async fn lock(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<SagaRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -164,6 +166,7 @@ pub async fn save(
     sqlx::query(
         "UPDATE orders SET status = $2, reservation_state = $3, payment_state = $4,
              settled = $5, shipped_any = $6, captured = $7, updated_at = $8,
+             status_since = CASE WHEN status = $2 THEN status_since ELSE $8 END,
              confirmed_at = CASE WHEN $2 = 'CONFIRMED' THEN coalesce(confirmed_at, $8) ELSE confirmed_at END,
              delivered_at = CASE WHEN $2 = 'DELIVERED' THEN coalesce(delivered_at, $8) ELSE delivered_at END,
              -- accepted and settled in one step goes straight to COMPLETED: still accepted then

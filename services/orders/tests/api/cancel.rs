@@ -244,3 +244,55 @@ async fn an_order_is_no_longer_cancelled_once_a_parcel_has_left() {
         0
     );
 }
+
+/// The admin port's `/metrics` text.
+async fn metrics(app: &TestApp) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(app.orders.http_addr)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn a_cancellation_is_measured_from_when_the_order_entered_its_status() {
+    let app = TestApp::start().await;
+    let order = app.place(valid_request("cancel-measured")).await;
+    let (since, created): (
+        Option<chrono::DateTime<chrono::Utc>>,
+        chrono::DateTime<chrono::Utc>,
+    ) = sqlx::query_as("SELECT status_since, created_at FROM orders WHERE id = $1::uuid")
+        .bind(&order.id)
+        .fetch_one(&app.orders.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        since,
+        Some(created),
+        "a new order is PENDING since it was placed"
+    );
+
+    cancel(&app, &order, CancelReason::Unspecified, "changed my mind")
+        .await
+        .unwrap();
+    let (since, updated): (
+        Option<chrono::DateTime<chrono::Utc>>,
+        chrono::DateTime<chrono::Utc>,
+    ) = sqlx::query_as("SELECT status_since, updated_at FROM orders WHERE id = $1::uuid")
+        .bind(&order.id)
+        .fetch_one(&app.orders.pool)
+        .await
+        .unwrap();
+    assert_eq!(since, Some(updated), "CANCELLED since the cancellation");
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(r#"oc_order_stage_duration_seconds_count{service="orders",from="PENDING",to="CANCELLED"} 1"#),
+        "the time spent PENDING is observed once:\n{text}"
+    );
+}
