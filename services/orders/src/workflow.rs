@@ -159,7 +159,7 @@ impl Workflow {
         input: Input,
         facts: &Facts,
     ) -> Result<OrderStatus, WorkflowError> {
-        let row = store::saga::lock(tx, order_id)
+        let (mut order, row) = store::orders::lock_with_saga(tx, order_id)
             .await?
             .ok_or(WorkflowError::UnknownOrder(order_id))?;
         let saga = row.saga().ok_or(WorkflowError::Corrupt(order_id))?;
@@ -167,6 +167,10 @@ impl Workflow {
         let now = self.clock.now();
         if next != saga {
             store::saga::save(tx, order_id, &next, now).await?;
+            // The commands below see the order as saved (the lines' fulfilment status in their
+            // events follows the order's).
+            order.status = next.status;
+            order.updated_at = now;
         }
         if next.status != saga.status {
             let cancel = commands.iter().find_map(|c| match c {
@@ -199,9 +203,6 @@ impl Workflow {
         if commands.is_empty() {
             return Ok(next.status);
         }
-        let order = store::orders::get(tx, order_id)
-            .await?
-            .ok_or(WorkflowError::UnknownOrder(order_id))?;
         let step = Step {
             wf: self,
             order: &order,

@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::saga::SagaRow;
 use crate::domain::pricing::{Adjustment, Breakdown, TaxMode};
 use crate::domain::{
     Address, Channel, Currency, Customer, Fulfillment, LinePrice, Money, NewOrder, Order,
@@ -224,9 +225,11 @@ struct OrderRow {
     tax_inclusive: bool,
     shipping_service_level: String,
     adjustments: Json<Vec<Adjustment>>,
+    /// The order's lines in their order, read in the same statement.
+    lines: Json<Vec<LineRow>>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct LineRow {
     line_id: String,
     sku: String,
@@ -246,7 +249,11 @@ const ORDER_COLUMNS: &str =
     "id, order_number, status, customer, channel, channel_ref, fulfillment_mode,
     pickup_store_id, shipping_address, billing_address, payment_method, installment_count,
     currency, total_minor, created_at, updated_at, subtotal_minor, shipping_minor, discount_minor,
-    tax_minor, included_tax_minor, tax_inclusive, shipping_service_level, adjustments";
+    tax_minor, included_tax_minor, tax_inclusive, shipping_service_level, adjustments,
+    (SELECT coalesce(json_agg(l ORDER BY l.position), '[]')
+     FROM (SELECT position, line_id, sku, name, quantity, unit_price_minor, shipped_quantity,
+               cancelled_quantity, discount_minor, tax_minor, charged_minor, category, weight_grams
+           FROM order_lines WHERE order_id = orders.id) l) AS lines";
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>, StoreError> {
     let row: Option<OrderRow> =
@@ -255,7 +262,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Order>, Sto
             .fetch_optional(&mut *conn)
             .await?;
     match row {
-        Some(row) => with_lines(conn, row).await.map(Some),
+        Some(row) => from_row(row).map(Some),
         None => Ok(None),
     }
 }
@@ -271,21 +278,38 @@ pub async fn get_by_number(
     .fetch_optional(&mut *conn)
     .await?;
     match row {
-        Some(row) => with_lines(conn, row).await.map(Some),
+        Some(row) => from_row(row).map(Some),
         None => Ok(None),
     }
 }
 
-async fn with_lines(conn: &mut PgConnection, row: OrderRow) -> Result<Order, StoreError> {
-    let lines: Vec<LineRow> = sqlx::query_as(
-        "SELECT line_id, sku, name, quantity, unit_price_minor, shipped_quantity, cancelled_quantity,
-             discount_minor, tax_minor, charged_minor, category, weight_grams
-         FROM order_lines
-         WHERE order_id = $1 ORDER BY position",
-    )
-    .bind(row.id)
-    .fetch_all(&mut *conn)
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    #[sqlx(flatten)]
+    saga: SagaRow,
+}
+
+/// The order and its saga's columns under a row lock, in one statement: what a transition of
+/// the saga reads.
+pub async fn lock_with_saga(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<(Order, SagaRow)>, StoreError> {
+    let row: Option<LockedRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS}, {} FROM orders WHERE id = $1 FOR UPDATE",
+        super::saga::COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
     .await?;
+    row.map(|row| Ok((from_row(row.order)?, row.saga)))
+        .transpose()
+}
+
+fn from_row(row: OrderRow) -> Result<Order, StoreError> {
+    let lines = row.lines.0;
     let corrupt = |what: &str| StoreError::Corrupt(row.id, what.to_owned());
     let currency = Currency::parse(&row.currency).ok_or_else(|| corrupt("currency"))?;
     let fulfillment = match (

@@ -54,7 +54,8 @@ pub struct SagaRow {
     pub status_since: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "status, reservation_state, payment_state, payment_method, settled,
+pub(super) const COLUMNS: &str =
+    "status, reservation_state, payment_state, payment_method, settled,
     shipped_any, captured, reservation_id, allocations, payment_id, payment_token, pay_by,
     bank_reference, captured_minor, refunded_minor, risk_score, hold_reasons, review_deadline,
     reviewed_by, review_note, cancel_reason, cancel_note, confirmed_at, delivered_at, accept_by,
