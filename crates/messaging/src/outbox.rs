@@ -183,7 +183,10 @@ impl Relay {
                 last_gauge = std::time::Instant::now();
             }
             match self.round().await {
-                Ok(0) => {
+                // A round that found fewer rows than it could take has caught up: rows committed
+                // since then woke it (a wake while it ran is kept for the next wait), so it waits
+                // rather than spend a round finding nothing.
+                Ok(published) if (published as i64) < self.settings.relay_batch => {
                     backoff = Duration::from_millis(100);
                     tokio::select! {
                         () = token.cancelled() => return,
