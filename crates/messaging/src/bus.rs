@@ -87,14 +87,6 @@ impl Bus {
         .with_outbox(self.outbox.clone())
         .with_metrics(self.metrics.clone())
         .with_batch(host.settings().messaging.timer_batch);
-        // Timers take the turn whenever their consumers may batch too (crate::consumer).
-        let poller = if host.settings().messaging.timer_batch > 1
-            && host.settings().messaging.consumer_batch > 1
-        {
-            poller.taking_turns_with(self.service)
-        } else {
-            poller
-        };
         host.spawn("timers", move |token| poller.run(token));
     }
 }

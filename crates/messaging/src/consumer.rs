@@ -144,7 +144,7 @@ pub fn batch_lock_key(service: &str) -> i64 {
 /// The in-process turn of every batching consumer sharing the advisory lock `key` in `pool`'s
 /// database (advisory locks are per database, and a test process runs many databases): one
 /// mutex per pair, so consumers waiting for their turn hold no connection.
-pub(crate) fn turn(pool: &PgPool, key: i64) -> Arc<tokio::sync::Mutex<()>> {
+fn turn(pool: &PgPool, key: i64) -> Arc<tokio::sync::Mutex<()>> {
     type Turns = HashMap<(Option<String>, i64), Arc<tokio::sync::Mutex<()>>>;
     static TURNS: LazyLock<Mutex<Turns>> = LazyLock::new(Mutex::default);
     let database = pool.connect_options().get_database().map(str::to_owned);

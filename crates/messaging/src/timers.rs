@@ -4,9 +4,12 @@
 //! service [`Clock`], so a scaled clock runs week-long windows in seconds. Up to
 //! `OC_TIMER_BATCH` due timers fire in one transaction with one commit, like a consumer's batch
 //! (crate::consumer): without savepoints, and only when a timer fails is the batch run again
-//! with each timer in a savepoint, so the failure is rolled back alone and retried later. A
-//! batching poller takes its service's turn with the batching consumers, since its timers lock
-//! the same rows they do.
+//! with each timer in a savepoint, so the failure is rolled back alone and retried later.
+//!
+//! Timer batches do not take the consumers' batch turn (crate::consumer): they may lock a row a
+//! consumer batch also locks, in the other order, and then one of the two is aborted as a
+//! deadlock and retried (seen once in a benchmark run), but taking turns made the saga measurably
+//! slower (docs/BENCHMARKS.md, session 6: confirm lag p50 1.6–2.2 s → 3.2–3.8 s at 20 orders/s).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::consumer::{self, HandlerError};
+use crate::consumer::HandlerError;
 use crate::metrics::MessagingMetrics;
 use crate::outbox::Outbox;
 use runtime::Clock;
@@ -87,8 +90,6 @@ pub struct TimerPoller<H> {
     handler: Arc<H>,
     outbox: Option<Outbox>,
     metrics: MessagingMetrics,
-    /// The service's batch turn (advisory key, in-process mutex), when it takes one.
-    turn: Option<(i64, Arc<tokio::sync::Mutex<()>>)>,
 }
 
 impl<H: TimerHandler> TimerPoller<H> {
@@ -103,17 +104,7 @@ impl<H: TimerHandler> TimerPoller<H> {
             handler: Arc::new(handler),
             outbox: None,
             metrics: MessagingMetrics::default(),
-            turn: None,
         }
-    }
-
-    /// Takes `service`'s batch turn ([`consumer::batch_lock_key`]) for every transaction, as
-    /// its batching consumers do, so a batch of timers and a batch of events never lock the same
-    /// rows in opposite orders.
-    pub fn taking_turns_with(mut self, service: &str) -> Self {
-        let key = consumer::batch_lock_key(service);
-        self.turn = Some((key, consumer::turn(&self.pool, key)));
-        self
     }
 
     pub fn with_outbox(mut self, outbox: Outbox) -> Self {
@@ -153,11 +144,6 @@ impl<H: TimerHandler> TimerPoller<H> {
 
     /// Fires up to `limit` due timers, earliest first, in one transaction; how many it took.
     pub async fn fire_due(&self, limit: i64) -> Result<usize, sqlx::Error> {
-        // Held until after the commit; taken before the connection (see crate::consumer).
-        let _turn = match &self.turn {
-            Some((_, turn)) => Some(turn.lock().await),
-            None => None,
-        };
         match self.attempt(limit, false).await? {
             Some(taken) => Ok(taken),
             None => Ok(self.attempt(limit, true).await?.unwrap_or(0)),
@@ -170,12 +156,6 @@ impl<H: TimerHandler> TimerPoller<H> {
     async fn attempt(&self, limit: i64, savepoints: bool) -> Result<Option<usize>, sqlx::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        if let Some((key, _)) = &self.turn {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
         let due: Vec<Timer> = sqlx::query_as(
             "SELECT id, kind, key, fire_at, payload, attempts FROM oc_timers
              WHERE kind = $1 AND fired_at IS NULL AND fire_at <= $2

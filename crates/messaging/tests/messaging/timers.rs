@@ -1,6 +1,5 @@
 //! Durable timers fired in batches: up to the batch's size per transaction, earliest first; a
-//! timer whose handler fails is rolled back alone and comes due again later; a batching poller
-//! takes its service's turn.
+//! timer whose handler fails is rolled back alone and comes due again later.
 
 use messaging::timers::{self, TimerPoller};
 use messaging::{HandlerError, Timer, TimerHandler};
@@ -90,68 +89,4 @@ async fn due_timers_fire_in_batches_and_a_failing_one_alone_comes_back_later() {
         .await
         .unwrap();
     assert_eq!(unfired, 2, "the failed one and the one not due");
-}
-
-#[tokio::test]
-async fn a_batching_poller_waits_for_its_services_turn() {
-    let env = TestEnv::new().await;
-    let pool = env.pool(&PROBE).await;
-    let clock = env.settings.clock.clone();
-    let mut tx = pool.begin().await.unwrap();
-    let due = clock.now() - chrono::Duration::seconds(1);
-    timers::schedule(&mut tx, KIND, "turn", due, &serde_json::json!({ "n": 5 }))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-
-    // A batch of the service's consumers in another process holds the turn.
-    let key = messaging::consumer::batch_lock_key("probe");
-    let mut other = pool.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(key)
-        .execute(&mut *other)
-        .await
-        .unwrap();
-
-    let poller = TimerPoller::new(
-        KIND,
-        Record,
-        pool.clone(),
-        clock,
-        std::time::Duration::from_millis(50),
-    )
-    .with_batch(8)
-    .taking_turns_with("probe");
-    let firing = tokio::spawn(async move { poller.fire_due(8).await });
-    testkit::eventually("the poller to wait for the advisory lock", || async {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        (waiting == 1).then_some(())
-    })
-    .await;
-    let effects: i64 = sqlx::query_scalar("SELECT count(*) FROM effects")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(effects, 0, "nothing fires while another batch has the turn");
-
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    assert_eq!(
-        firing.await.unwrap().unwrap(),
-        1,
-        "it fires once the turn is free"
-    );
-    let effects: Vec<i32> = sqlx::query_scalar("SELECT n FROM effects")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert_eq!(effects, [5]);
 }
