@@ -115,9 +115,8 @@ enum Attempt {
 /// A running subscription of one service to one event type.
 pub struct Consumer<E, H> {
     name: String,
-    /// How this consumer's batches begin: `BEGIN` and the advisory lock of its turn (the
-    /// handler's key or the service's) in one round trip, a simple query of two statements.
-    begin_with_turn: String,
+    /// The advisory lock this consumer's batches take: the handler's or the service's.
+    batch_lock: i64,
     /// The in-process side of the same turn, taken before a connection.
     turn: Arc<tokio::sync::Mutex<()>>,
     /// `after_effect_before_commit@<subject>`, built once rather than per batch.
@@ -207,7 +206,7 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
             .unwrap_or_else(|| batch_lock_key(service));
         Ok(Self {
             name,
-            begin_with_turn: format!("BEGIN; SELECT pg_advisory_xact_lock({batch_lock})"),
+            batch_lock,
             turn: turn(&pool, batch_lock),
             commit_failpoint: format!("{}@{}", failpoint::AFTER_EFFECT_BEFORE_COMMIT, E::SUBJECT),
             pool,
@@ -457,15 +456,18 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
                     .collect(),
             )
         };
-        let begun = if self.settings.consumer_batch > 1 {
-            self.pool.begin_with(self.begin_with_turn.clone()).await
-        } else {
-            self.pool.begin().await
-        };
-        let mut tx = match begun {
+        let mut tx = match self.pool.begin().await {
             Ok(tx) => tx,
             Err(err) => return all_failed(format!("database: {err}")),
         };
+        if self.settings.consumer_batch > 1
+            && let Err(err) = sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(self.batch_lock)
+                .execute(&mut *tx)
+                .await
+        {
+            return all_failed(format!("database: batch lock: {err}"));
+        }
         // Without savepoints, the batch's inbox rows go in with one statement rather than one
         // per event; an event already there (or twice in the batch) is a duplicate.
         let mut fresh = None;
