@@ -260,18 +260,29 @@ async fn metrics(app: &TestApp) -> String {
     answer
 }
 
+/// The order's `status_since` and another of its times.
+async fn status_since_and(
+    app: &TestApp,
+    order: &Order,
+    column: &str,
+) -> (
+    Option<chrono::DateTime<chrono::Utc>>,
+    chrono::DateTime<chrono::Utc>,
+) {
+    sqlx::query_as(&format!(
+        "SELECT status_since, {column} FROM orders WHERE id = $1::uuid"
+    ))
+    .bind(&order.id)
+    .fetch_one(&app.orders.pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_cancellation_is_measured_from_when_the_order_entered_its_status() {
     let app = TestApp::start().await;
     let order = app.place(valid_request("cancel-measured")).await;
-    let (since, created): (
-        Option<chrono::DateTime<chrono::Utc>>,
-        chrono::DateTime<chrono::Utc>,
-    ) = sqlx::query_as("SELECT status_since, created_at FROM orders WHERE id = $1::uuid")
-        .bind(&order.id)
-        .fetch_one(&app.orders.pool)
-        .await
-        .unwrap();
+    let (since, created) = status_since_and(&app, &order, "created_at").await;
     assert_eq!(
         since,
         Some(created),
@@ -281,14 +292,7 @@ async fn a_cancellation_is_measured_from_when_the_order_entered_its_status() {
     cancel(&app, &order, CancelReason::Unspecified, "changed my mind")
         .await
         .unwrap();
-    let (since, updated): (
-        Option<chrono::DateTime<chrono::Utc>>,
-        chrono::DateTime<chrono::Utc>,
-    ) = sqlx::query_as("SELECT status_since, updated_at FROM orders WHERE id = $1::uuid")
-        .bind(&order.id)
-        .fetch_one(&app.orders.pool)
-        .await
-        .unwrap();
+    let (since, updated) = status_since_and(&app, &order, "updated_at").await;
     assert_eq!(since, Some(updated), "CANCELLED since the cancellation");
     let text = metrics(&app).await;
     assert!(
