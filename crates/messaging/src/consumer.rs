@@ -563,7 +563,6 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         Ok(Applied::Fresh)
     }
 
-    /// [`Self::apply_one`] in its own savepoint: a failure takes only this event's writes.
     /// Records the batch's events in the inbox with one statement; the ids that were not there.
     async fn record_fresh(
         &self,
@@ -587,6 +586,7 @@ impl<E: Event, H: Handler<E>> Consumer<E, H> {
         Ok(fresh.into_iter().collect())
     }
 
+    /// [`Self::apply_one`] in its own savepoint: a failure takes only this event's writes.
     async fn apply_in_savepoint(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
