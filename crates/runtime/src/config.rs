@@ -90,8 +90,8 @@ pub struct MessagingSettings {
     /// How long a consumer may hold an event before JetStream redelivers it.
     pub ack_wait: Duration,
     pub timer_poll: Duration,
-    /// Due timers of one kind a poller fires in one transaction (each in its own savepoint):
-    /// one commit per batch instead of one per timer (`OC_TIMER_BATCH`, 64).
+    /// Due timers of one kind a poller fires in one transaction (in savepoints only when one
+    /// fails): one commit per batch instead of one per timer (`OC_TIMER_BATCH`, 64).
     pub timer_batch: i64,
     /// How often gauges read from NATS or Postgres are refreshed: each consumer's lag,
     /// orders per status.
