@@ -318,3 +318,22 @@ fn init_logging() {
         }
     });
 }
+
+/// `GET path` on a service's admin HTTP port (`/metrics`, `/readyz`): the whole raw answer,
+/// status line and headers included.
+pub async fn admin_get(
+    addr: impl tokio::net::ToSocketAddrs,
+    path: &str,
+) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    Ok(answer)
+}

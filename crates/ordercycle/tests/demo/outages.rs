@@ -14,7 +14,6 @@ use contracts::orders::order_service_client::OrderServiceClient;
 use contracts::orders::{GetOrderRequest, PlaceOrderRequest};
 use runtime::config::StreamStorage;
 use testkit::{NatsServer, TestEnv};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinHandle};
 use tonic::Code;
@@ -103,13 +102,7 @@ async fn health(grpc: &str) -> Option<i32> {
 
 /// The HTTP status code of `GET /readyz` on the admin port.
 async fn readyz(http: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(http).await.ok()?;
-    stream
-        .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.ok()?;
+    let answer = testkit::admin_get(http, "/readyz").await.ok()?;
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 

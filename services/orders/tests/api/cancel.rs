@@ -245,21 +245,6 @@ async fn an_order_is_no_longer_cancelled_once_a_parcel_has_left() {
     );
 }
 
-/// The admin port's `/metrics` text.
-async fn metrics(app: &TestApp) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(app.orders.http_addr)
-        .await
-        .unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer
-}
-
 /// The order's `status_since` and another of its times.
 async fn status_since_and(
     app: &TestApp,
@@ -294,7 +279,9 @@ async fn a_cancellation_is_measured_from_when_the_order_entered_its_status() {
         .unwrap();
     let (since, updated) = status_since_and(&app, &order, "updated_at").await;
     assert_eq!(since, Some(updated), "CANCELLED since the cancellation");
-    let text = metrics(&app).await;
+    let text = testkit::admin_get(app.orders.http_addr, "/metrics")
+        .await
+        .unwrap();
     assert!(
         text.contains(r#"oc_order_stage_duration_seconds_count{service="orders",from="PENDING",to="CANCELLED"} 1"#),
         "the time spent PENDING is observed once:\n{text}"
