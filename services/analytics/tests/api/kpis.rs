@@ -481,6 +481,55 @@ async fn a_fact_changed_after_a_refresh_is_counted_before_the_next() {
     assert_eq!(ask(&app).await, after);
 }
 
+/// The stale-mark triggers name the fact tables' time columns (migration
+/// `20261231000001_stale_marks_by_column.sql`): generated again from the catalog they are the
+/// same, and a time column added to a fact table is marked once they are.
+#[tokio::test]
+async fn the_stale_marks_follow_every_time_column_of_the_facts() {
+    let app = TestApp::start_def(&MANUAL_ROLLUPS, |_| {}).await;
+    let pool = &app.analytics.pool;
+    let definitions = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(pg_get_functiondef(oid), '' ORDER BY proname) FROM pg_proc
+             WHERE proname LIKE 'rollup\\_mark\\_%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let install = || async {
+        sqlx::query("SELECT rollup_install_stale_marks()")
+            .execute(pool)
+            .await
+            .unwrap();
+    };
+    let installed = definitions().await;
+    assert!(installed.contains("rollup_mark_return_facts") && installed.contains("r.placed_at"));
+    install().await;
+    assert_eq!(definitions().await, installed);
+
+    sqlx::query("ALTER TABLE payment_facts ADD COLUMN captured_at timestamptz")
+        .execute(pool)
+        .await
+        .unwrap();
+    install().await;
+    assert!(definitions().await.contains("c.captured_at"));
+    sqlx::query(
+        "INSERT INTO payment_facts (payment_id, order_id, captured_at)
+         VALUES ('late-capture', 'nobody', '2031-05-04T10:20:00Z')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let marked: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM rollup_stale WHERE hour = '2031-05-04T10:00:00Z')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(marked, "the new column's hour is marked");
+}
+
 #[tokio::test]
 async fn many_durations_are_read_from_histograms_within_one_percent() {
     let app = TestApp::start_def(&MANUAL_ROLLUPS, |_| {}).await;
