@@ -11,6 +11,11 @@
 -- they name — without the jsonb round trip. A related table that is the changed table itself by
 -- its own key is not read again: in an AFTER statement trigger its rows there are the new rows.
 --
+-- An update that changes nothing (an event carrying the order's header again, a redelivered
+-- delivery time) no longer rewrites the row or marks anything: each fact table gets the built-in
+-- suppress_redundant_updates_trigger, and the mark triggers return at once when the statement
+-- changed no row (an upsert fires both its insert and its update trigger, one of them empty).
+--
 -- The functions are generated from the catalog by rollup_install_stale_marks(). A migration
 -- that adds a `…_at` column to a fact table must call it again (the analytics tests check that
 -- calling it changes nothing).
@@ -56,10 +61,15 @@ BEGIN
         EXECUTE format(
             'CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $f$
              BEGIN
-                 IF TG_OP = ''INSERT'' THEN
+                 IF TG_OP = ''DELETE'' THEN
+                     IF EXISTS (SELECT FROM old_rows) THEN
+                         WITH changed AS (SELECT * FROM old_rows) %s;
+                     END IF;
+                 -- An upsert fires the insert and the update trigger; one of them has no rows.
+                 ELSIF NOT EXISTS (SELECT FROM new_rows) THEN
+                     NULL;
+                 ELSIF TG_OP = ''INSERT'' THEN
                      WITH changed AS (SELECT * FROM new_rows) %s;
-                 ELSIF TG_OP = ''DELETE'' THEN
-                     WITH changed AS (SELECT * FROM old_rows) %s;
                  ELSE
                      WITH changed AS (SELECT * FROM new_rows UNION ALL SELECT * FROM old_rows) %s;
                  END IF;
@@ -69,6 +79,9 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_stale_ins', t);
         EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_stale_upd', t);
         EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_stale_del', t);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_unchanged', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %I
+            FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()', t || '_unchanged', t);
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION %I()', t || '_stale_ins', t, 'rollup_mark_' || t);
         EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I

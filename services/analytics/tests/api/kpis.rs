@@ -481,6 +481,32 @@ async fn a_fact_changed_after_a_refresh_is_counted_before_the_next() {
     assert_eq!(ask(&app).await, after);
 }
 
+/// An update that changes no fact (an event repeating what is known) rewrites nothing and
+/// marks no hour stale; one that changes a time does.
+#[tokio::test]
+async fn an_update_that_changes_nothing_marks_nothing_stale() {
+    let app = TestApp::start_def(&MANUAL_ROLLUPS, |_| {}).await;
+    scenario::play(&app).await;
+    refresh_rollups(&app).await;
+    let pool = &app.analytics.pool;
+    let same = sqlx::query("UPDATE order_facts SET placed_at = placed_at, status = status")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(same.rows_affected(), 0);
+    assert_eq!(stale_hours(&app).await, 0);
+
+    let moved = sqlx::query(
+        "UPDATE order_facts SET confirmed_at = confirmed_at + interval '1 hour'
+         WHERE order_id = 'B' AND confirmed_at IS NOT NULL",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(moved.rows_affected(), 1);
+    assert!(stale_hours(&app).await > 0);
+}
+
 /// The stale-mark triggers name the fact tables' time columns (migration
 /// `20261231000001_stale_marks_by_column.sql`): generated again from the catalog they are the
 /// same, and a time column added to a fact table is marked once they are.
