@@ -482,9 +482,9 @@ async fn a_fact_changed_after_a_refresh_is_counted_before_the_next() {
 }
 
 /// An update that changes no fact (an event repeating what is known) rewrites nothing and
-/// marks no hour stale; one that changes a time does.
+/// marks no hour stale; one that moves a time marks the hour it left and the hour it entered.
 #[tokio::test]
-async fn an_update_that_changes_nothing_marks_nothing_stale() {
+async fn an_update_marks_the_hours_a_time_moved_between_and_one_changing_nothing_marks_none() {
     let app = TestApp::start_def(&MANUAL_ROLLUPS, |_| {}).await;
     scenario::play(&app).await;
     refresh_rollups(&app).await;
@@ -496,15 +496,26 @@ async fn an_update_that_changes_nothing_marks_nothing_stale() {
     assert_eq!(same.rows_affected(), 0);
     assert_eq!(stale_hours(&app).await, 0);
 
-    let moved = sqlx::query(
-        "UPDATE order_facts SET confirmed_at = confirmed_at + interval '1 hour'
-         WHERE order_id = 'B' AND confirmed_at IS NOT NULL",
+    // A payment of an order with no other facts: its own time is the only one it marks.
+    sqlx::query(
+        "INSERT INTO payment_facts (payment_id, order_id, authorized_at)
+         VALUES ('moved', 'alone', '2031-05-04T10:20:00Z')",
     )
     .execute(pool)
     .await
     .unwrap();
-    assert_eq!(moved.rows_affected(), 1);
-    assert!(stale_hours(&app).await > 0);
+    refresh_rollups(&app).await;
+    sqlx::query("UPDATE payment_facts SET authorized_at = '2031-05-04T12:20:00Z' WHERE payment_id = 'moved'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let marked: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT to_char(hour AT TIME ZONE 'UTC', 'HH24:MI') FROM rollup_stale ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(marked, ["10:00", "12:00"]);
 }
 
 /// The stale-mark triggers name the fact tables' time columns (migration
@@ -539,7 +550,7 @@ async fn the_stale_marks_follow_every_time_column_of_the_facts() {
         .await
         .unwrap();
     install().await;
-    assert!(definitions().await.contains("c.captured_at"));
+    assert!(definitions().await.contains("NEW.captured_at"));
     sqlx::query(
         "INSERT INTO payment_facts (payment_id, order_id, captured_at)
          VALUES ('late-capture', 'nobody', '2031-05-04T10:20:00Z')",
