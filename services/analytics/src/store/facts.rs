@@ -110,28 +110,32 @@ pub async fn upsert_order(
 }
 
 /// Adds the lines an order event carries that are not known yet — unless an update has
-/// applied: its lines are the order's, and these may be from before it.
+/// applied: its lines are the order's, and these may be from before it. One statement for all
+/// of them.
 pub async fn upsert_lines(
     tx: &mut PgConnection,
     order_id: &str,
     lines: &[Line],
 ) -> Result<(), sqlx::Error> {
-    for line in lines {
-        sqlx::query(
-            "INSERT INTO order_lines (order_id, line_id, sku, quantity, unit_price_minor, line_total_minor)
-             SELECT $1, $2, $3, $4, $5, $6
-             WHERE NOT EXISTS (SELECT 1 FROM order_facts WHERE order_id = $1 AND version > 0)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(order_id)
-        .bind(&line.line_id)
-        .bind(&line.sku)
-        .bind(line.quantity)
-        .bind(line.unit_price_minor)
-        .bind(line.line_total_minor)
-        .execute(&mut *tx)
-        .await?;
+    if lines.is_empty() {
+        return Ok(());
     }
+    let column = |f: fn(&Line) -> &String| lines.iter().map(f).collect::<Vec<_>>();
+    let number = |f: fn(&Line) -> i64| lines.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, line_id, sku, quantity, unit_price_minor, line_total_minor)
+         SELECT $1, l.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) l
+         WHERE NOT EXISTS (SELECT 1 FROM order_facts WHERE order_id = $1 AND version > 0)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(column(|l| &l.line_id))
+    .bind(column(|l| &l.sku))
+    .bind(number(|l| l.quantity))
+    .bind(number(|l| l.unit_price_minor))
+    .bind(number(|l| l.line_total_minor))
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
