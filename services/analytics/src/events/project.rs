@@ -10,7 +10,7 @@ use prost::Message as _;
 use prost_types::Timestamp;
 use sqlx::PgConnection;
 
-use crate::store::facts::{self, Header, Line, ReturnLine};
+use crate::store::facts::{self, Header, Line, Milestone, ReturnLine};
 use contracts::{feedback as fb, fulfillment as ff, inventory as inv, orders as ord};
 use contracts::{payments as pay, shipping as ship};
 
@@ -133,7 +133,7 @@ pub async fn apply(
             placed_at: Some(at(e.placed_at.as_ref(), time)),
             ..header(&e.order_id, &e.lines, e.total.as_ref())
         };
-        facts::upsert_order(tx, &h, status::PENDING).await?;
+        facts::upsert_order(tx, &h, status::PENDING, None).await?;
         facts::upsert_lines(tx, &e.order_id, &lines(&e.lines)).await?;
     } else if is!(ord::OrderHeld) {
         let e = ord::OrderHeld::decode(body)?;
@@ -143,11 +143,11 @@ pub async fn apply(
             channel: e.channel,
             ..header(&e.order_id, &[], e.total.as_ref())
         };
-        facts::upsert_order(tx, &h, status::ON_HOLD).await?;
-        facts::set_order_time(tx, &e.order_id, "held_at", at(e.held_at.as_ref(), time)).await?;
+        let held = (Milestone::Held, at(e.held_at.as_ref(), time));
+        facts::upsert_order(tx, &h, status::ON_HOLD, Some(held)).await?;
     } else if is!(ord::OrderApproved) {
         let e = ord::OrderApproved::decode(body)?;
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::AWAITING_STOCK).await?;
+        facts::upsert_order(tx, &Header::id(&e.order_id), status::AWAITING_STOCK, None).await?;
         facts::decide(
             tx,
             &e.order_id,
@@ -158,9 +158,9 @@ pub async fn apply(
     } else if is!(ord::OrderRejected) {
         let e = ord::OrderRejected::decode(body)?;
         let when = at(e.rejected_at.as_ref(), time);
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::REJECTED).await?;
+        facts::upsert_order(tx, &Header::id(&e.order_id), status::REJECTED, None).await?;
         facts::decide(tx, &e.order_id, "rejected", when).await?;
-        facts::set_order_time(tx, &e.order_id, "rejected_at", when).await?;
+        facts::set_order_time(tx, &e.order_id, Milestone::Rejected, when).await?;
     } else if is!(ord::OrderConfirmed) {
         let e = ord::OrderConfirmed::decode(body)?;
         let h = Header {
@@ -176,15 +176,9 @@ pub async fn apply(
                 .and_then(contracts::time::from_timestamp),
             ..header(&e.order_id, &e.lines, e.total.as_ref())
         };
-        facts::upsert_order(tx, &h, status::CONFIRMED).await?;
+        let confirmed = (Milestone::Confirmed, at(e.confirmed_at.as_ref(), time));
+        facts::upsert_order(tx, &h, status::CONFIRMED, Some(confirmed)).await?;
         facts::upsert_lines(tx, &e.order_id, &lines(&e.lines)).await?;
-        facts::set_order_time(
-            tx,
-            &e.order_id,
-            "confirmed_at",
-            at(e.confirmed_at.as_ref(), time),
-        )
-        .await?;
     } else if is!(ord::OrderDelivered) {
         let e = ord::OrderDelivered::decode(body)?;
         let h = Header {
@@ -198,18 +192,12 @@ pub async fn apply(
                 .and_then(contracts::time::from_timestamp),
             ..header(&e.order_id, &e.lines, e.total.as_ref())
         };
-        facts::upsert_order(tx, &h, status::DELIVERED).await?;
+        let delivered = (Milestone::Delivered, at(e.delivered_at.as_ref(), time));
+        facts::upsert_order(tx, &h, status::DELIVERED, Some(delivered)).await?;
         facts::upsert_lines(tx, &e.order_id, &lines(&e.lines)).await?;
-        facts::set_order_time(
-            tx,
-            &e.order_id,
-            "delivered_at",
-            at(e.delivered_at.as_ref(), time),
-        )
-        .await?;
     } else if is!(ord::OrderAccepted) {
         let e = ord::OrderAccepted::decode(body)?;
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::ACCEPTED).await?;
+        facts::upsert_order(tx, &Header::id(&e.order_id), status::ACCEPTED, None).await?;
         facts::accept(
             tx,
             &e.order_id,
@@ -220,8 +208,14 @@ pub async fn apply(
     } else if is!(ord::OrderProblemReported) {
         let e = ord::OrderProblemReported::decode(body)?;
         let when = at(e.reported_at.as_ref(), time);
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::DISPUTED).await?;
-        facts::set_order_time(tx, &e.order_id, "problem_reported_at", when).await?;
+        let reported = (Milestone::ProblemReported, when);
+        facts::upsert_order(
+            tx,
+            &Header::id(&e.order_id),
+            status::DISPUTED,
+            Some(reported),
+        )
+        .await?;
         facts::problem(tx, &e.problem_id, &e.order_id, e.kind, when).await?;
     } else if is!(ord::OrderCompleted) {
         let e = ord::OrderCompleted::decode(body)?;
@@ -235,7 +229,7 @@ pub async fn apply(
                 .and_then(contracts::time::from_timestamp),
             ..header(&e.order_id, &[], e.total.as_ref())
         };
-        facts::upsert_order(tx, &h, status::COMPLETED).await?;
+        facts::upsert_order(tx, &h, status::COMPLETED, None).await?;
         let net_paid = e.net_paid.as_ref().map(|m| m.amount_minor);
         facts::complete(
             tx,
@@ -281,11 +275,11 @@ pub async fn apply(
                 .and_then(contracts::time::from_timestamp),
             ..header(&e.order_id, &e.lines, e.total.as_ref())
         };
-        facts::upsert_order(tx, &h, status::CANCELLED).await?;
+        facts::upsert_order(tx, &h, status::CANCELLED, None).await?;
         facts::upsert_lines(tx, &e.order_id, &lines(&e.lines)).await?;
         facts::cancel(tx, &e.order_id, when, e.reason).await?;
         if e.reason == CANCEL_REASON_OUT_OF_STOCK {
-            facts::set_order_time(tx, &e.order_id, "shortage_at", when).await?;
+            facts::set_order_time(tx, &e.order_id, Milestone::Shortage, when).await?;
         }
     } else if is!(ord::ReturnRequested) {
         let e = ord::ReturnRequested::decode(body)?;
@@ -335,14 +329,8 @@ pub async fn apply(
         .await?;
     } else if is!(inv::StockShortage) {
         let e = inv::StockShortage::decode(body)?;
-        facts::upsert_order(tx, &Header::id(&e.order_id), 0).await?;
-        facts::set_order_time(
-            tx,
-            &e.order_id,
-            "shortage_at",
-            at(e.detected_at.as_ref(), time),
-        )
-        .await?;
+        let short = (Milestone::Shortage, at(e.detected_at.as_ref(), time));
+        facts::upsert_order(tx, &Header::id(&e.order_id), 0, Some(short)).await?;
     } else if is!(inv::StockLow) {
         let e = inv::StockLow::decode(body)?;
         facts::stock_low(
@@ -425,7 +413,7 @@ pub async fn apply(
     } else if is!(ff::FulfillmentCreated) {
         let e = ff::FulfillmentCreated::decode(body)?;
         let units = e.lines.iter().map(|l| i64::from(l.quantity)).sum();
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::IN_FULFILLMENT).await?;
+        facts::upsert_order(tx, &Header::id(&e.order_id), status::IN_FULFILLMENT, None).await?;
         facts::fulfillment_created(
             tx,
             &e.fulfillment_id,
@@ -483,7 +471,7 @@ pub async fn apply(
     } else if is!(ff::ParcelHandedOver) {
         let e = ff::ParcelHandedOver::decode(body)?;
         let when = at(e.handed_over_at.as_ref(), time);
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::SHIPPED).await?;
+        facts::upsert_order(tx, &Header::id(&e.order_id), status::SHIPPED, None).await?;
         facts::parcel_handed_over(
             tx,
             &e.parcel_id,
@@ -499,7 +487,7 @@ pub async fn apply(
     } else if is!(ff::FulfillmentReadyForPickup) {
         let e = ff::FulfillmentReadyForPickup::decode(body)?;
         let when = at(e.ready_at.as_ref(), time);
-        facts::upsert_order(tx, &Header::id(&e.order_id), status::READY_FOR_PICKUP).await?;
+        facts::upsert_order(tx, &Header::id(&e.order_id), status::READY_FOR_PICKUP, None).await?;
         facts::fulfillment_time(
             tx,
             &e.fulfillment_id,

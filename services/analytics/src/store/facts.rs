@@ -57,19 +57,56 @@ pub struct ReturnLine {
     pub reason: i32,
 }
 
+/// An order's milestone times that events set; the earliest time wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Milestone {
+    Held,
+    Rejected,
+    Confirmed,
+    Delivered,
+    ProblemReported,
+    Shortage,
+}
+
+impl Milestone {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Held => "held_at",
+            Self::Rejected => "rejected_at",
+            Self::Confirmed => "confirmed_at",
+            Self::Delivered => "delivered_at",
+            Self::ProblemReported => "problem_reported_at",
+            Self::Shortage => "shortage_at",
+        }
+    }
+}
+
 /// Upserts the order's row, filling blanks from `h`; the status becomes `status` if that is
-/// further along the cycle. The total, units and line count are left to updates once one has
+/// further along the cycle, and `milestone`'s time is set in the same statement (one row
+/// version, not two). The total, units and line count are left to updates once one has
 /// applied.
 pub async fn upsert_order(
     tx: &mut PgConnection,
     h: &Header,
     status: i32,
+    milestone: Option<(Milestone, DateTime<Utc>)>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let (column, value, set) = match milestone {
+        Some((m, _)) => {
+            let c = m.column();
+            (
+                format!(", {c}"),
+                ", $16",
+                format!(",\n             {c} = LEAST(o.{c}, EXCLUDED.{c})"),
+            )
+        }
+        None => (String::new(), "", String::new()),
+    };
+    let sql = format!(
         "INSERT INTO order_facts AS o (order_id, order_number, customer_id, channel,
              fulfillment_mode, pickup_store_id, country_code, region, currency_code, total_minor,
-             units, line_count, payment_method, placed_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             units, line_count, payment_method, placed_at, status{column})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15{value})
          ON CONFLICT (order_id) DO UPDATE SET
              order_number = COALESCE(NULLIF(o.order_number, ''), EXCLUDED.order_number),
              customer_id = COALESCE(NULLIF(o.customer_id, ''), EXCLUDED.customer_id),
@@ -87,25 +124,28 @@ pub async fn upsert_order(
                  ELSE COALESCE(NULLIF(o.line_count, 0), EXCLUDED.line_count) END,
              payment_method = COALESCE(NULLIF(o.payment_method, 0), EXCLUDED.payment_method),
              placed_at = LEAST(o.placed_at, EXCLUDED.placed_at),
-             status = GREATEST(o.status, EXCLUDED.status)",
-    )
-    .bind(&h.order_id)
-    .bind(&h.order_number)
-    .bind(&h.customer_id)
-    .bind(h.channel)
-    .bind(h.fulfillment_mode)
-    .bind(&h.pickup_store_id)
-    .bind(&h.country_code)
-    .bind(&h.region)
-    .bind(&h.currency_code)
-    .bind(h.total_minor)
-    .bind(h.units)
-    .bind(h.line_count)
-    .bind(h.payment_method)
-    .bind(h.placed_at)
-    .bind(status)
-    .execute(tx)
-    .await?;
+             status = GREATEST(o.status, EXCLUDED.status){set}"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(&h.order_id)
+        .bind(&h.order_number)
+        .bind(&h.customer_id)
+        .bind(h.channel)
+        .bind(h.fulfillment_mode)
+        .bind(&h.pickup_store_id)
+        .bind(&h.country_code)
+        .bind(&h.region)
+        .bind(&h.currency_code)
+        .bind(h.total_minor)
+        .bind(h.units)
+        .bind(h.line_count)
+        .bind(h.payment_method)
+        .bind(h.placed_at)
+        .bind(status);
+    if let Some((_, at)) = milestone {
+        query = query.bind(at);
+    }
+    query.execute(tx).await?;
     Ok(())
 }
 
@@ -218,34 +258,21 @@ pub async fn apply_update(
     Ok(true)
 }
 
-/// Sets one milestone of an order (the earliest time wins). `column` is one of the fixed
-/// milestone names below.
+/// Sets one milestone of an order (the earliest time wins).
 pub async fn set_order_time(
     tx: &mut PgConnection,
     order_id: &str,
-    column: &'static str,
+    milestone: Milestone,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let sql = match column {
-        "held_at" => "UPDATE order_facts SET held_at = LEAST(held_at, $2) WHERE order_id = $1",
-        "rejected_at" => {
-            "UPDATE order_facts SET rejected_at = LEAST(rejected_at, $2) WHERE order_id = $1"
-        }
-        "confirmed_at" => {
-            "UPDATE order_facts SET confirmed_at = LEAST(confirmed_at, $2) WHERE order_id = $1"
-        }
-        "delivered_at" => {
-            "UPDATE order_facts SET delivered_at = LEAST(delivered_at, $2) WHERE order_id = $1"
-        }
-        "problem_reported_at" => {
-            "UPDATE order_facts SET problem_reported_at = LEAST(problem_reported_at, $2) WHERE order_id = $1"
-        }
-        "shortage_at" => {
-            "UPDATE order_facts SET shortage_at = LEAST(shortage_at, $2) WHERE order_id = $1"
-        }
-        other => return Err(sqlx::Error::ColumnNotFound(other.to_owned())),
-    };
-    sqlx::query(sql).bind(order_id).bind(at).execute(tx).await?;
+    let c = milestone.column();
+    sqlx::query(&format!(
+        "UPDATE order_facts SET {c} = LEAST({c}, $2) WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .bind(at)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
