@@ -91,8 +91,9 @@ pub fn round(x: f64, places: i32) -> f64 {
 }
 
 /// CPU seconds (user + system) per process group: `postgres`, `nats-server`, the platform
-/// (`ordercycle`) and this load generator.
-pub fn cpu_seconds() -> BTreeMap<&'static str, f64> {
+/// (`ordercycle`) and this load generator; and each PostgreSQL backend's share by the database
+/// it serves (`postgres/<database>`), the cheapest profile of which service costs what.
+pub fn cpu_seconds() -> BTreeMap<String, f64> {
     let ticks = 100.0; // USER_HZ on Linux
     let me = std::process::id().to_string();
     let mut out = BTreeMap::new();
@@ -124,6 +125,11 @@ pub fn cpu_seconds() -> BTreeMap<&'static str, f64> {
         let group = if pid == me {
             "bench"
         } else if comm == "postgres" {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let title = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if let Some(database) = backend_database(&title) {
+                *out.entry(format!("postgres/{database}")).or_default() += secs;
+            }
             "postgres"
         } else if comm == "nats-server" {
             "nats-server"
@@ -132,21 +138,37 @@ pub fn cpu_seconds() -> BTreeMap<&'static str, f64> {
         } else {
             continue;
         };
-        *out.entry(group).or_default() += secs;
+        *out.entry(group.to_owned()).or_default() += secs;
     }
     out
 }
 
+/// The database a PostgreSQL backend serves, from the title it sets on its command line
+/// (`postgres: 15/main: <user> <database> <client> <state>`); `None` for the server's own
+/// processes (checkpointer, WAL writer…).
+fn backend_database(cmdline: &str) -> Option<&str> {
+    let title = cmdline.trim().strip_prefix("postgres: ")?;
+    // The cluster name, when set, comes first and ends with a colon.
+    let title = match title.split_once(": ") {
+        Some((cluster, rest)) if !cluster.contains(' ') => rest,
+        _ => title,
+    };
+    let mut words = title.split_whitespace();
+    let (_user, database, client) = (words.next()?, words.next()?, words.next()?);
+    // A client is an address (`127.0.0.1(40112)`, `[local]`); a server process has none.
+    (client.contains('(') || client == "[local]").then_some(database)
+}
+
 pub fn cpu_since(
-    after: &BTreeMap<&'static str, f64>,
-    before: &BTreeMap<&'static str, f64>,
+    after: &BTreeMap<String, f64>,
+    before: &BTreeMap<String, f64>,
     secs: f64,
 ) -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for (group, t) in after {
         let used = t - before.get(group).copied().unwrap_or(0.0);
         out.insert(
-            (*group).to_owned(),
+            group.clone(),
             serde_json::json!(round(used / secs.max(0.001), 2)),
         );
     }
@@ -165,4 +187,25 @@ pub fn rss_mib(pid: u32) -> Option<(f64, f64)> {
             .map(|kb| round(kb / 1024.0, 1))
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backend_database;
+
+    #[test]
+    fn a_backend_is_attributed_to_its_database_and_server_processes_to_none() {
+        let backend = "postgres: 15/main: postgres ordercycle_bench_orders 127.0.0.1(40112) idle";
+        assert_eq!(backend_database(backend), Some("ordercycle_bench_orders"));
+        let unnamed = "postgres: app shop [local] SELECT";
+        assert_eq!(backend_database(unnamed), Some("shop"));
+        for server in [
+            "postgres: 15/main: checkpointer ",
+            "postgres: 15/main: logical replication launcher ",
+            "postgres: walwriter",
+            "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main",
+        ] {
+            assert_eq!(backend_database(server), None, "{server}");
+        }
+    }
 }
