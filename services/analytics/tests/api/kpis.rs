@@ -550,7 +550,7 @@ async fn the_stale_marks_follow_every_time_column_of_the_facts() {
         .await
         .unwrap();
     install().await;
-    assert!(definitions().await.contains("NEW.captured_at"));
+    assert!(definitions().await.contains("c.captured_at"));
     sqlx::query(
         "INSERT INTO payment_facts (payment_id, order_id, captured_at)
          VALUES ('late-capture', 'nobody', '2031-05-04T10:20:00Z')",
